@@ -1,0 +1,68 @@
+import { createRequire } from 'node:module';
+import { CommanderError } from 'commander';
+import { buildProgram, type Runner } from './registry.js';
+import { COMMANDS } from './commands/index.js';
+import { processIo, type Io } from './io.js';
+import { resolveDataDir, type GlobalOptions } from './globals.js';
+import { isUserError, type UserError } from '../core/errors.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+function printUserError(io: Io, error: UserError, json: boolean): void {
+  if (json) {
+    io.out(
+      JSON.stringify({
+        error: error.code,
+        message: error.message,
+        details: error.details,
+        hint: error.hint ?? null,
+      }),
+    );
+  }
+  io.err(`${io.color.red('error:')} ${error.message}`);
+  for (const line of error.details) io.err(`  ${line}`);
+  if (error.hint) io.err(`${io.color.dim('hint:')} ${error.hint}`);
+}
+
+const runner: Runner = async (spec, input, command) => {
+  const raw = command.optsWithGlobals() as Record<string, unknown>;
+  const globals: GlobalOptions = {
+    env: raw.env as string | undefined,
+    dataDir: resolveDataDir(raw.dataDir as string | undefined),
+    json: Boolean(raw.json),
+    noColor: raw.color === false,
+    direct: Boolean(raw.direct),
+    api: raw.api as string | undefined,
+    token: raw.token as string | undefined,
+  };
+  const io = processIo(globals.noColor);
+  try {
+    const code = (await spec.run?.({ ...input, globals, io })) ?? 0;
+    process.exitCode = code;
+  } catch (error) {
+    if (isUserError(error)) {
+      printUserError(io, error, globals.json);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    io.err(`${io.color.red('internal error (this is a bug in berth, please report it):')}`);
+    io.err(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exitCode = 70;
+  }
+};
+
+const program = buildProgram(COMMANDS, runner, version);
+program.exitOverride();
+program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version exit 0; every usage error is exit 2.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+  } else {
+    throw error;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The local runtime's resource model and console API: the embedded stand-in for ECS (services),
+ * the ALB (routes), Route 53 records (dns) and Route 53 health checks (healthchecks).
+ *
+ * The runtime knows nothing of berth: it keeps its own state, and anyone holding the console
+ * token can create, change or delete any resource, exactly as an engineer could in an AWS
+ * console. berth's local provider is just one client of this API.
+ *
+ * Console HTTP API (JSON, loopback only, `Authorization: Bearer <console token>` on every route
+ * except GET /v1/ping):
+ *   GET    /v1/ping                           -> { ok: true }                (no auth)
+ *   GET    /v1/info                           -> RuntimeInfo
+ *   GET    /v1/{kind}?tag=k=v&tag=k2=v2        -> { items: Resource[] }       (tags ANDed)
+ *   GET    /v1/{kind}/{id}                    -> Resource | 404
+ *   POST   /v1/{kind}                         -> 201 Resource               (body: Create input)
+ *   PATCH  /v1/{kind}/{id}                    -> Resource | 404            (body: partial input)
+ *   DELETE /v1/{kind}/{id}                    -> 204 | 404
+ *   POST   /v1/services/{id}/replicas/{index}/kill   body { signal?: 'SIGKILL'|'SIGTERM' } -> 204
+ *   GET    /v1/services/{id}/logs?lines=N     -> { replicas: [{ index, lines: string[] }] }
+ * where {kind} is one of: services, routes, dns, healthchecks.
+ * Errors: { error: string, message: string } with status 400 (bad input), 401, 404, 409.
+ */
+import type { Tags } from '../core/tags.js';
+
+export type RuntimeKind = 'services' | 'routes' | 'dns' | 'healthchecks';
+
+export interface ReplicaHealthConfig {
+  /** Path requested on each replica, e.g. "/healthz". */
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Consecutive successes before a replica receives traffic. */
+  healthyThreshold: number;
+  /** Consecutive failures before a healthy replica stops receiving traffic. */
+  unhealthyThreshold: number;
+}
+
+export type ReplicaState = 'starting' | 'healthy' | 'unhealthy' | 'crashed' | 'stopped' | 'draining';
+
+export interface ReplicaStatus {
+  index: number;
+  pid: number | null;
+  port: number;
+  state: ReplicaState;
+  restarts: number;
+  /** Last exit code or signal, e.g. "code 1" or "signal SIGKILL". */
+  lastExit: string | null;
+  startedAt: string | null;
+}
+
+export interface RuntimeServiceInput {
+  /** Unique among the runtime's services (409 on a duplicate). */
+  name: string;
+  /** argv; spawned without a shell. */
+  command: string[];
+  /** Absolute working directory. */
+  cwd: string;
+  env: Record<string, string>;
+  replicas: number;
+  health: ReplicaHealthConfig;
+  tags: Tags;
+}
+
+export interface RuntimeService extends RuntimeServiceInput {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  replicaStatus: ReplicaStatus[];
+}
+
+export interface RuntimeRouteInput {
+  /** The Host this route answers for, without port, lower case. Several routes may share a host: the newest wins. */
+  host: string;
+  /** Id of the runtime service that receives the traffic. */
+  serviceId: string;
+  tags: Tags;
+}
+export interface RuntimeRoute extends RuntimeRouteInput {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RuntimeDnsInput {
+  /** The name, e.g. "hello.local.localhost" or "www.example.test". */
+  name: string;
+  type: 'CNAME';
+  /** What it points at; the proxy answers only for names whose record targets the proxy's host name. */
+  target: string;
+  tags: Tags;
+}
+export interface RuntimeDns extends RuntimeDnsInput {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RuntimeHealthCheckInput {
+  /** Host checked through the proxy (like Route 53 checking a DNS name). */
+  host: string;
+  path: string;
+  intervalMs: number;
+  failureThreshold: number;
+  tags: Tags;
+}
+export interface RuntimeHealthCheck extends RuntimeHealthCheckInput {
+  id: string;
+  createdAt: string;
+  updatedAt: string;
+  status: 'healthy' | 'unhealthy' | 'unknown';
+  lastCheckedAt: string | null;
+  lastError: string | null;
+}
+
+export interface RuntimeInfo {
+  /** Stable across restarts of the same runtime data dir: the runtime's verified identity. */
+  instanceId: string;
+  hostname: string;
+  pid: number;
+  startedAt: string;
+  consoleUrl: string;
+  proxy: { port: number; url: string };
+  /** The target every DNS record served by this proxy points at. */
+  proxyHost: string;
+}
+
+export type RuntimeResource = RuntimeService | RuntimeRoute | RuntimeDns | RuntimeHealthCheck;

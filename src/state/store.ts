@@ -1,0 +1,214 @@
+/**
+ * berth's own record: services, revisions, operations, resource inventory, events and audit.
+ *
+ * Contract (test/state/contract.ts runs it against every implementation):
+ * - Writes to a service are guarded by its `version`: `putService(record, expectedVersion)`
+ *   succeeds only when the stored version equals `expectedVersion` (null: must not exist), and
+ *   throws ConflictError otherwise. The stored version is then expectedVersion + 1 (or 1).
+ * - At most one operation per (env, service) is active (status pending or running);
+ *   `createOperation` throws ActiveOperationError naming the active one.
+ * - `claimOperation` takes the lease when it is free or expired, increments the fencing token,
+ *   and returns the claimed record; it returns null when another owner holds an unexpired lease.
+ *   `saveOperation` succeeds only while the caller's fencing token is the latest (a stale runner
+ *   whose lease was taken over gets FencedError and must stop).
+ * - Events get a strictly increasing `seq` per store; listing by `afterSeq` resumes a stream.
+ * - Every method is synchronous-looking async so that networked stores fit the same shape.
+ */
+import type { ServiceSpec } from '../spec/types.js';
+import { UserError } from '../core/errors.js';
+
+export type ResourceKind = 'compute' | 'route' | 'dns' | 'healthcheck';
+export const RESOURCE_KINDS: readonly ResourceKind[] = ['compute', 'route', 'dns', 'healthcheck'];
+
+export interface ServiceRecord {
+  env: string;
+  name: string;
+  /** Optimistic-concurrency version; set by the store. */
+  version: number;
+  /** The revision now meant to run; null before the first successful deploy step records one. */
+  currentRevision: number | null;
+  /** The newest revision that was seen healthy; rollback-on-failure returns here. */
+  lastHealthyRevision: number | null;
+  /** The generation of the compute now serving (bumped for each replacement). */
+  generation: number;
+  /** 'deleted' keeps the record (and its revisions) for restore; it no longer counts as a service. */
+  status: 'active' | 'deleted';
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface RevisionRecord {
+  env: string;
+  service: string;
+  /** 1, 2, 3, ... per (env, service); assigned by the store. */
+  number: number;
+  spec: ServiceSpec;
+  /** A hash of the spec, to tell whether a deploy changes anything. */
+  specHash: string;
+  /** How it came to be: a deploy, or a rollback that copied revision N. */
+  origin: { kind: 'deploy' } | { kind: 'rollback'; from: number };
+  createdAt: string;
+}
+
+export type OperationKind = 'deploy' | 'delete' | 'rollback' | 'repair';
+export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+
+export interface StepRecord {
+  name: string;
+  status: StepStatus;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** Why it is in this state, in words a user understands. */
+  message: string | null;
+  attempts: number;
+  /** Progress saved by a long step so that a resumed run continues where it stopped. */
+  checkpoint: unknown;
+}
+
+export interface OperationRecord {
+  id: string;
+  env: string;
+  service: string;
+  kind: OperationKind;
+  status: OperationStatus;
+  /** The revision this operation applies (deploy, rollback, repair). */
+  revision: number | null;
+  /** Operation parameters (e.g. { noRollback: true }). */
+  params: Record<string, unknown>;
+  steps: StepRecord[];
+  leaseOwner: string | null;
+  /** Epoch ms. */
+  leaseExpiresAt: number | null;
+  fencingToken: number;
+  cancelRequested: boolean;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface ResourceRecord {
+  env: string;
+  service: string;
+  kind: ResourceKind;
+  providerId: string;
+  generation: number;
+  /** What berth asked for; used to tell drift. */
+  attributes: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EventRecord {
+  seq: number;
+  time: string;
+  env: string;
+  service: string | null;
+  operationId: string | null;
+  /** e.g. 'operation.started', 'step.succeeded', 'step.failed', 'drift.seen', 'refused'. */
+  type: string;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+export type NewEvent = Omit<EventRecord, 'seq' | 'time'> & { time?: string };
+
+export interface AuditRecord {
+  id: number;
+  time: string;
+  actor: string;
+  interface: 'api' | 'direct';
+  env: string;
+  identity: string | null;
+  action: string;
+  args: Record<string, unknown>;
+  result: string;
+}
+
+export type NewAudit = Omit<AuditRecord, 'id' | 'time'> & { time?: string };
+
+export interface EventQuery {
+  env?: string;
+  service?: string;
+  operationId?: string;
+  afterSeq?: number;
+  /** ISO times, inclusive. */
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
+export class ActiveOperationError extends UserError {
+  constructor(readonly active: OperationRecord) {
+    super(
+      `${active.service} in ${active.env} already has an active ${active.kind} operation (${active.id}, ${active.status})`,
+      {
+        code: 'operation_active',
+        exitCode: 3,
+        hint: `wait for it (berth events ${active.service} --env ${active.env} --follow) or cancel it (berth cancel ${active.service} --env ${active.env})`,
+      },
+    );
+    this.name = 'ActiveOperationError';
+  }
+}
+
+/** A runner's lease was taken over; it must stop writing. */
+export class FencedError extends Error {
+  constructor(operationId: string) {
+    super(`operation ${operationId} was taken over by another runner`);
+    this.name = 'FencedError';
+  }
+}
+
+export interface StateStore {
+  // services
+  getService(env: string, name: string): Promise<ServiceRecord | null>;
+  /** Active services only, sorted by name. */
+  listServices(env: string): Promise<ServiceRecord[]>;
+  putService(record: Omit<ServiceRecord, 'version'>, expectedVersion: number | null): Promise<ServiceRecord>;
+  /** Removes the service record and its inventory (revisions stay for restore/history). */
+  deleteService(env: string, name: string, expectedVersion: number): Promise<void>;
+
+  // revisions
+  addRevision(input: Omit<RevisionRecord, 'number' | 'createdAt'>): Promise<RevisionRecord>;
+  getRevision(env: string, service: string, number: number): Promise<RevisionRecord | null>;
+  /** Newest first. */
+  listRevisions(env: string, service: string): Promise<RevisionRecord[]>;
+
+  // operations
+  createOperation(
+    input: Omit<
+      OperationRecord,
+      | 'leaseOwner'
+      | 'leaseExpiresAt'
+      | 'fencingToken'
+      | 'cancelRequested'
+      | 'error'
+      | 'startedAt'
+      | 'finishedAt'
+      | 'createdAt'
+    >,
+  ): Promise<OperationRecord>;
+  getOperation(id: string): Promise<OperationRecord | null>;
+  getActiveOperation(env: string, service: string): Promise<OperationRecord | null>;
+  /** Newest first. */
+  listOperations(env: string, service?: string, limit?: number): Promise<OperationRecord[]>;
+  claimOperation(id: string, owner: string, leaseMs: number, nowMs: number): Promise<OperationRecord | null>;
+  /** Writes status/steps/error/timestamps/revision; extends the lease; checks the fencing token. */
+  saveOperation(record: OperationRecord, leaseMs: number, nowMs: number): Promise<void>;
+  requestCancel(id: string): Promise<OperationRecord | null>;
+
+  // inventory
+  putResource(record: Omit<ResourceRecord, 'createdAt' | 'updatedAt'>): Promise<void>;
+  deleteResource(env: string, service: string, kind: ResourceKind, providerId: string): Promise<void>;
+  listResources(env: string, service?: string): Promise<ResourceRecord[]>;
+
+  // events and audit
+  appendEvent(event: NewEvent): Promise<EventRecord>;
+  listEvents(query: EventQuery): Promise<EventRecord[]>;
+  appendAudit(entry: NewAudit): Promise<AuditRecord>;
+  listAudit(query: { env?: string; since?: string; until?: string; limit?: number }): Promise<AuditRecord[]>;
+
+  close(): Promise<void>;
+}
