@@ -9,9 +9,14 @@
  *   `createOperation` throws ActiveOperationError naming the active one.
  * - `claimOperation` takes the lease when it is free or expired, increments the fencing token,
  *   and returns the claimed record; it returns null when another owner holds an unexpired lease.
+ *   A lease is expired once `leaseExpiresAt <= nowMs`. The owner may re-claim its own lease (the
+ *   token still increments). A finished (succeeded/failed/cancelled) or unknown operation cannot
+ *   be claimed: null. Claiming a pending operation makes it running and sets startedAt.
  *   `saveOperation` succeeds only while the caller's fencing token is the latest (a stale runner
  *   whose lease was taken over gets FencedError and must stop).
  * - Events get a strictly increasing `seq` per store; listing by `afterSeq` resumes a stream.
+ * - Times given to the store (event/audit `time`, `since`, `until`) are compared as instants:
+ *   the store keeps them in `Date#toISOString()` form, whatever offset the caller wrote.
  * - Every method is synchronous-looking async so that networked stores fit the same shape.
  */
 import type { ServiceSpec } from '../spec/types.js';
@@ -166,8 +171,12 @@ export interface StateStore {
   getService(env: string, name: string): Promise<ServiceRecord | null>;
   /** Active services only, sorted by name. */
   listServices(env: string): Promise<ServiceRecord[]>;
+  /** Stores createdAt/updatedAt as given; the caller owns them. */
   putService(record: Omit<ServiceRecord, 'version'>, expectedVersion: number | null): Promise<ServiceRecord>;
-  /** Removes the service record and its inventory (revisions stay for restore/history). */
+  /**
+   * Removes the service record and its inventory (revisions, operations and events stay for
+   * restore/history). ConflictError on a version mismatch; NotFoundError when there is no record.
+   */
   deleteService(env: string, name: string, expectedVersion: number): Promise<void>;
 
   // revisions
@@ -195,19 +204,29 @@ export interface StateStore {
   /** Newest first. */
   listOperations(env: string, service?: string, limit?: number): Promise<OperationRecord[]>;
   claimOperation(id: string, owner: string, leaseMs: number, nowMs: number): Promise<OperationRecord | null>;
-  /** Writes status/steps/error/timestamps/revision; extends the lease; checks the fencing token. */
+  /**
+   * Writes status/steps/error/timestamps/revision/params; extends the lease to nowMs + leaseMs;
+   * checks the fencing token (FencedError). A terminal status releases the lease (owner and expiry
+   * null). Never writes cancelRequested, so a runner's save cannot undo a concurrent cancel.
+   * NotFoundError for an unknown id.
+   */
   saveOperation(record: OperationRecord, leaseMs: number, nowMs: number): Promise<void>;
+  /** Sets cancelRequested on an active operation (no effect on a finished one); null if unknown. */
   requestCancel(id: string): Promise<OperationRecord | null>;
 
   // inventory
+  /** Insert or update by (env, service, kind, providerId); createdAt is kept on update. */
   putResource(record: Omit<ResourceRecord, 'createdAt' | 'updatedAt'>): Promise<void>;
   deleteResource(env: string, service: string, kind: ResourceKind, providerId: string): Promise<void>;
   listResources(env: string, service?: string): Promise<ResourceRecord[]>;
 
   // events and audit
+  /** `time` defaults to the store's clock. */
   appendEvent(event: NewEvent): Promise<EventRecord>;
+  /** Oldest first (ascending seq); filters are ANDed; `limit` keeps the first N. */
   listEvents(query: EventQuery): Promise<EventRecord[]>;
   appendAudit(entry: NewAudit): Promise<AuditRecord>;
+  /** Oldest first (ascending id); since/until inclusive. */
   listAudit(query: { env?: string; since?: string; until?: string; limit?: number }): Promise<AuditRecord[]>;
 
   close(): Promise<void>;

@@ -1,4 +1,29 @@
 import type { CommandSpec } from '../registry.js';
+import { deployCommand } from './deploy.js';
+import { planCommand } from './plan.js';
+import { statusCommand } from './status.js';
+import { lsCommand } from './ls.js';
+import { eventsCommand } from './events.js';
+import { historyCommand } from './history.js';
+import { rollbackCommand } from './rollback.js';
+import { cancelCommand } from './cancel.js';
+import { deleteCommand } from './delete.js';
+import { envCommand } from './env.js';
+import { whoamiCommand } from './whoami.js';
+import { demoCommand } from './demo.js';
 
 /** Every command berth has, registered in one place. */
-export const COMMANDS: CommandSpec[] = [];
+export const COMMANDS: CommandSpec[] = [
+  deployCommand,
+  planCommand,
+  statusCommand,
+  lsCommand,
+  eventsCommand,
+  historyCommand,
+  rollbackCommand,
+  cancelCommand,
+  deleteCommand,
+  envCommand,
+  whoamiCommand,
+  demoCommand,
+];

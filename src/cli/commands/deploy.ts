@@ -1,0 +1,61 @@
+import type { CommandSpec } from '../registry.js';
+import { chooseEnvironment, loadConfig, withEnvironment } from '../environment.js';
+import { readSpec } from '../spec-input.js';
+import { progressRenderer } from '../render/progress.js';
+import { printJson } from '../output.js';
+import { parseSeconds } from '../parse.js';
+
+export const deployCommand: CommandSpec = {
+  name: 'deploy [path]',
+  summary: 'apply berth.yaml (PATH: a directory or file, default .) and show each step live',
+  options: [
+    { flags: '--no-rollback', description: 'keep a version that fails to become healthy, for inspection' },
+    {
+      flags: '--health-timeout <seconds>',
+      description: 'how long new replicas may take to become healthy',
+      defaultValue: '60',
+    },
+  ],
+  help: 'Examples:\n  berth deploy examples/hello --env local\n  berth deploy . --env staging --no-rollback',
+  async run({ args, options, globals, io }) {
+    const config = await loadConfig(globals);
+    const env = chooseEnvironment(config, globals, true);
+    const spec = await readSpec(args[0], env, config, io);
+    const healthDeadlineMs = parseSeconds(options.healthTimeout, '--health-timeout') * 1000;
+    return withEnvironment(globals, io, { mutating: true, config }, async ({ engine }) => {
+      const outcome = await engine(progressRenderer(io)).deploy(spec, {
+        noRollback: options.rollback === false,
+        healthDeadlineMs,
+      });
+      const { operation, rollback } = outcome;
+      const ok = operation.status === 'succeeded';
+      if (globals.json) {
+        printJson(io, {
+          service: spec.name,
+          env: env.name,
+          status: operation.status,
+          operation,
+          rollback,
+          urls: outcome.urls,
+        });
+      } else if (ok) {
+        io.out(`${spec.name} revision ${operation.revision} is live in ${env.name}:`);
+        for (const url of outcome.urls) io.out(`  ${url}`);
+        io.err(io.color.dim(`next: berth status ${spec.name} --env ${env.name}`));
+      } else {
+        io.out(
+          `${spec.name}: ${operation.kind} of revision ${operation.revision} ${operation.status}: ${operation.error}`,
+        );
+        if (rollback) {
+          io.out(
+            rollback.status === 'succeeded'
+              ? `returned to revision ${rollback.revision}, the last healthy one; it keeps serving`
+              : `the return to revision ${rollback.revision} ${rollback.status}: ${rollback.error}`,
+          );
+        }
+        io.err(io.color.dim(`next: berth events ${spec.name} --env ${env.name}`));
+      }
+      return ok ? 0 : 1;
+    });
+  },
+};

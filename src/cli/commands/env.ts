@@ -1,0 +1,47 @@
+import type { CommandSpec } from '../registry.js';
+import { loadConfig } from '../environment.js';
+import { printJson } from '../output.js';
+import { renderTable } from '../render/table.js';
+import { resolveEnvironment } from '../../spec/index.js';
+import { envColor } from '../render/banner.js';
+
+export const envCommand: CommandSpec = {
+  name: 'env',
+  summary: 'the environments in berth.config.yaml',
+  subcommands: [
+    {
+      name: 'ls',
+      summary: 'list environments',
+      async run({ globals, io }) {
+        const config = await loadConfig(globals);
+        const envs = Object.values(config.environments);
+        if (globals.json) return printJson(io, envs);
+        io.out(
+          renderTable(
+            ['ENV', 'PROVIDER', 'PROTECTED', 'DRIFT', 'IDENTITY'],
+            envs.map((e) => [
+              envColor(io, e)(e.name),
+              e.provider,
+              e.protected ? 'PROTECTED' : 'no',
+              e.drift,
+              e.identity ?? null,
+            ]),
+          ),
+        );
+      },
+    },
+    {
+      name: 'show <env>',
+      summary: "an environment's settings",
+      async run({ args, globals, io }) {
+        const env = resolveEnvironment(await loadConfig(globals), args[0]);
+        if (globals.json) return printJson(io, env);
+        io.out(`${envColor(io, env)(env.name)}${env.protected ? '  PROTECTED' : ''}`);
+        for (const [key, value] of Object.entries(env)) {
+          if (key !== 'name')
+            io.out(`  ${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+        }
+      },
+    },
+  ],
+};

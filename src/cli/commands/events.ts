@@ -1,0 +1,52 @@
+import type { CommandSpec } from '../registry.js';
+import { withEnvironment } from '../environment.js';
+import { printJson } from '../output.js';
+import { parsePositiveInt } from '../parse.js';
+import { sleep } from '../../core/clock.js';
+import { NotFoundError } from '../../core/errors.js';
+import type { EventRecord } from '../../state/store.js';
+import type { Io } from '../io.js';
+
+function line(io: Io, event: EventRecord): string {
+  const type = event.type.endsWith('failed') ? io.color.red(event.type) : io.color.dim(event.type);
+  const step = event.data?.step ? ` [${String(event.data.step)}]` : '';
+  return `${event.time}  ${type}${step}  ${event.message}${event.operationId ? io.color.dim(`  ${event.operationId}`) : ''}`;
+}
+
+export const eventsCommand: CommandSpec = {
+  name: 'events <service>',
+  summary: 'what happened to a service, oldest first (--follow to keep watching)',
+  options: [
+    { flags: '--follow', description: 'keep printing new events until interrupted' },
+    { flags: '--limit <n>', description: 'show at most the last N events', defaultValue: '100' },
+  ],
+  async run({ args, options, globals, io }) {
+    const service = args[0]!;
+    const limit = parsePositiveInt(options.limit, '--limit');
+    return withEnvironment(globals, io, { mutating: false }, async ({ store, env }) => {
+      const all = await store.listEvents({ env: env.name, service });
+      if (all.length === 0 && !(await store.getService(env.name, service))) {
+        const names = (await store.listServices(env.name)).map((s) => s.name);
+        throw new NotFoundError(`there is no service "${service}" in ${env.name}`, {
+          hint: names.length
+            ? `services in ${env.name}: ${names.join(', ')}`
+            : `${env.name} has no services yet`,
+        });
+      }
+      const shown = all.slice(-limit);
+      const print = (event: EventRecord) =>
+        globals.json ? io.out(JSON.stringify(event)) : io.out(line(io, event));
+      if (globals.json && !options.follow) return printJson(io, shown);
+      shown.forEach(print);
+      if (!options.follow) return;
+      let after = all.at(-1)?.seq ?? 0;
+      for (;;) {
+        for (const event of await store.listEvents({ env: env.name, service, afterSeq: after })) {
+          print(event);
+          after = event.seq;
+        }
+        await sleep(200);
+      }
+    });
+  },
+};

@@ -1,0 +1,25 @@
+import type { CommandSpec } from '../registry.js';
+import { withEnvironment } from '../environment.js';
+import { printJson } from '../output.js';
+import { parsePositiveInt } from '../parse.js';
+import { progressRenderer } from '../render/progress.js';
+
+export const rollbackCommand: CommandSpec = {
+  name: 'rollback <service>',
+  summary: 'deploy an earlier revision again, as a new revision (default: the one before the current)',
+  options: [{ flags: '--to <revision>', description: 'the revision number to return to' }],
+  async run({ args, options, globals, io }) {
+    const service = args[0]!;
+    const to = options.to === undefined ? undefined : parsePositiveInt(options.to, '--to');
+    return withEnvironment(globals, io, { mutating: true }, async ({ engine, env }) => {
+      const { operation, urls } = await engine(progressRenderer(io)).rollback(service, to, {
+        noRollback: true,
+      });
+      if (globals.json) printJson(io, { service, env: env.name, status: operation.status, operation, urls });
+      else if (operation.status === 'succeeded')
+        io.out(`${service} revision ${operation.revision} is live in ${env.name}`);
+      else io.out(`${service}: rollback ${operation.status}: ${operation.error}`);
+      return operation.status === 'succeeded' ? 0 : 1;
+    });
+  },
+};

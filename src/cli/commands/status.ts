@@ -1,0 +1,62 @@
+import type { CommandSpec } from '../registry.js';
+import { withEnvironment } from '../environment.js';
+import { age, printJson } from '../output.js';
+import { renderTable } from '../render/table.js';
+import type { ServiceStatus } from '../../engine/status.js';
+import type { Io } from '../io.js';
+
+function colorHealth(io: Io, health: string): string {
+  if (health === 'Healthy' || health === 'InSync') return io.color.green(health);
+  if (health === 'Progressing') return io.color.cyan(health);
+  return io.color.red(health);
+}
+
+function printService(io: Io, status: ServiceStatus): void {
+  io.out(
+    `${io.color.bold(status.name)}  revision ${status.revision ?? '-'} (generation ${status.generation})`,
+  );
+  io.out(
+    `  health:   ${colorHealth(io, status.health)}${status.healthDetail ? `  ${status.healthDetail}` : ''}`,
+  );
+  io.out(`  sync:     ${colorHealth(io, status.sync)}`);
+  io.out(`  observed: ${age(status.observedAt)} (${status.observedAt})`);
+  if (status.activeOperation) {
+    const op = status.activeOperation;
+    io.out(`  active:   ${op.kind} ${op.id} (${op.status}${op.step ? `, step "${op.step}"` : ''})`);
+  }
+  for (const url of status.urls) io.out(`  url:      ${url}`);
+  if (status.resources.length) {
+    const rows = status.resources.map((r) => [
+      r.kind,
+      r.providerId,
+      r.name,
+      r.state === 'ok' ? io.color.green('ok') : io.color.red(r.state),
+      r.drift.length ? r.drift.map((d) => `${d.field} differs`).join(', ') : (r.health?.detail ?? ''),
+    ]);
+    io.out(
+      renderTable(['KIND', 'ID', 'NAME', 'STATE', 'DETAIL'], rows)
+        .split('\n')
+        .map((line) => `  ${line}`)
+        .join('\n'),
+    );
+  }
+}
+
+export const statusCommand: CommandSpec = {
+  name: 'status [service]',
+  summary: "health, sync/drift, each resource, the observation's age and any active operation",
+  async run({ args, globals, io }) {
+    return withEnvironment(globals, io, { mutating: false }, async ({ engine, env }) => {
+      const statuses = await engine().status(args[0]);
+      if (globals.json) return printJson(io, statuses);
+      if (statuses.length === 0) {
+        io.out(`no services in ${env.name}`);
+        io.err(io.color.dim(`deploy one with: berth deploy examples/hello --env ${env.name}`));
+      }
+      statuses.forEach((status, index) => {
+        if (index) io.out('');
+        printService(io, status);
+      });
+    });
+  },
+};

@@ -1,0 +1,104 @@
+import { RefusedError, UserError } from '../core/errors.js';
+import { Engine } from '../engine/engine.js';
+import { createLocalProvider } from '../providers/local/index.js';
+import type { Provider, VerifiedIdentity } from '../providers/provider.js';
+import { formatDiagnostics, loadBerthConfig, resolveEnvironment } from '../spec/index.js';
+import type { BerthConfig, EnvironmentConfig } from '../spec/types.js';
+import { SqliteStateStore, defaultStatePath } from '../state/sqlite/store.js';
+import type { EventRecord, StateStore } from '../state/store.js';
+import type { GlobalOptions } from './globals.js';
+import type { Io } from './io.js';
+import { renderBanner } from './render/banner.js';
+
+/** The environment a command acts on, with everything needed to act on it directly. */
+export interface OpenEnvironment {
+  config: BerthConfig;
+  env: EnvironmentConfig;
+  store: StateStore;
+  provider: Provider;
+  identity: VerifiedIdentity;
+  engine(onEvent?: (event: EventRecord) => void): Engine;
+  close(): Promise<void>;
+}
+
+export async function loadConfig(globals: GlobalOptions): Promise<BerthConfig> {
+  const loaded = await loadBerthConfig(globals.dataDir);
+  if (!loaded.config) {
+    throw new UserError(`the environment config ${loaded.file} is invalid`, {
+      details: formatDiagnostics(loaded.file, loaded.diagnostics),
+      hint: 'fix the lines above; berth never rewrites an existing config',
+    });
+  }
+  return loaded.config;
+}
+
+/**
+ * Which environment: `--env`, else $BERTH_ENV, else `local`. A protected environment must be
+ * named with `--env` for anything that changes it, so that it is never reached by default.
+ */
+export function chooseEnvironment(
+  config: BerthConfig,
+  globals: GlobalOptions,
+  mutating: boolean,
+): EnvironmentConfig {
+  const fromFlag = globals.env;
+  const name = fromFlag ?? process.env.BERTH_ENV ?? (config.environments.local ? 'local' : undefined);
+  const env = resolveEnvironment(config, name);
+  if (env.protected && mutating && !fromFlag) {
+    throw new RefusedError(`${env.name} is protected: changes to it need --env ${env.name} written out`, {
+      code: 'env_not_explicit',
+      hint: `add --env ${env.name} to the command`,
+    });
+  }
+  return env;
+}
+
+export async function openEnvironment(
+  globals: GlobalOptions,
+  io: Io,
+  options: { mutating: boolean; banner?: boolean; config?: BerthConfig },
+): Promise<OpenEnvironment> {
+  const config = options.config ?? (await loadConfig(globals));
+  const env = chooseEnvironment(config, globals, options.mutating);
+  if (env.provider !== 'local') {
+    throw new UserError(
+      `environment ${env.name} uses the ${env.provider} provider, which this build cannot drive yet`,
+      {
+        hint: 'use an environment with provider: local',
+      },
+    );
+  }
+  const provider = await createLocalProvider(globals.dataDir, {
+    onRuntimeStart: (message) => io.err(io.color.dim(message)),
+  });
+  const identity = await provider.identity();
+  if (options.banner !== false) io.err(renderBanner(io, env, identity));
+  const store = SqliteStateStore.open(defaultStatePath(globals.dataDir));
+  return {
+    config,
+    env,
+    store,
+    provider,
+    identity,
+    engine: (onEvent) => new Engine({ store, provider, env, onEvent }),
+    close: async () => {
+      await store.close();
+      await provider.close();
+    },
+  };
+}
+
+/** Runs `work` with an open environment and always closes it. */
+export async function withEnvironment<T>(
+  globals: GlobalOptions,
+  io: Io,
+  options: { mutating: boolean; banner?: boolean; config?: BerthConfig },
+  work: (open: OpenEnvironment) => Promise<T>,
+): Promise<T> {
+  const open = await openEnvironment(globals, io, options);
+  try {
+    return await work(open);
+  } finally {
+    await open.close();
+  }
+}

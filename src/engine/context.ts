@@ -1,0 +1,33 @@
+import type { Provider } from '../providers/provider.js';
+import type { EnvironmentConfig } from '../spec/types.js';
+import type { StateStore } from '../state/store.js';
+import type { Clock } from '../core/clock.js';
+import { RefusedError } from '../core/errors.js';
+
+/** What every step of one service's operation works with. */
+export interface ServiceContext {
+  store: StateStore;
+  provider: Provider;
+  env: EnvironmentConfig;
+  service: string;
+  clock: Clock;
+}
+
+/**
+ * Refuses to act when the provider reports another identity than the environment declares (the
+ * outage began with production credentials in a terminal that looked like staging).
+ */
+export async function verifyIdentity(context: Pick<ServiceContext, 'provider' | 'env'>): Promise<string> {
+  const identity = await context.provider.identity();
+  const declared = context.env.identity;
+  if (declared && declared !== identity.id) {
+    throw new RefusedError(
+      `environment ${context.env.name} is declared to run on ${declared}, but the ${context.provider.name} provider in use reports ${identity.id}`,
+      {
+        code: 'identity_mismatch',
+        hint: `check which credentials or runtime you are using, or fix "identity" of ${context.env.name} in berth.config.yaml`,
+      },
+    );
+  }
+  return `${identity.description}${declared ? ' (matches the environment)' : ''}`;
+}

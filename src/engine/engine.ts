@@ -1,0 +1,326 @@
+import { createHash } from 'node:crypto';
+import { systemClock, type Clock } from '../core/clock.js';
+import { NotFoundError, RefusedError, UserError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import { stableStringify } from '../core/stable-json.js';
+import type { Provider } from '../providers/provider.js';
+import type { EnvironmentConfig, ServiceSpec } from '../spec/types.js';
+import {
+  ActiveOperationError,
+  type EventRecord,
+  type OperationKind,
+  type OperationRecord,
+  type RevisionRecord,
+  type StateStore,
+} from '../state/store.js';
+import type { ServiceContext } from './context.js';
+import { DELETE_STEP_NAMES, deleteSteps, plannedRemovals, type PlannedRemoval } from './delete-steps.js';
+import { DEPLOY_STEP_NAMES, deploySteps } from './deploy-steps.js';
+import { newOwner, ownerMayBeAlive } from './owner.js';
+import { OperationRunner } from './runner.js';
+import { pendingSteps, type StepDefinition } from './steps.js';
+import { environmentStatus, type ServiceStatus } from './status.js';
+import { sleep } from '../core/clock.js';
+
+export interface EngineOptions {
+  store: StateStore;
+  provider: Provider;
+  env: EnvironmentConfig;
+  clock?: Clock;
+  /** Lease owner name; default host/pid/random. */
+  owner?: string;
+  /** Every event, as soon as it is stored (progress rendering, live streams). */
+  onEvent?: (event: EventRecord) => void;
+}
+
+export interface DeployRequest {
+  /** Keep a version that failed to become healthy instead of returning to the last healthy one. */
+  noRollback?: boolean;
+  /** How long new replicas may take to become healthy. Default 60 s. */
+  healthDeadlineMs?: number;
+}
+
+export interface OperationOutcome {
+  operation: OperationRecord;
+  /** The automatic return to the last healthy revision, when the operation failed. */
+  rollback: OperationRecord | null;
+  /** An interrupted operation that was finished first. */
+  resumed: OperationRecord | null;
+  urls: string[];
+}
+
+const DEFAULT_HEALTH_DEADLINE_MS = 60_000;
+
+export function specHash(spec: ServiceSpec): string {
+  return createHash('sha256').update(stableStringify(spec)).digest('hex').slice(0, 16);
+}
+
+/**
+ * The engine: deploy, rollback, delete, cancel and status of one environment's services. It knows
+ * nothing of HTTP or terminals; the CLI (direct mode) and the API call the same functions.
+ */
+export class Engine {
+  private readonly clock: Clock;
+  private readonly runner: OperationRunner;
+
+  constructor(private readonly options: EngineOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.runner = new OperationRunner({
+      store: options.store,
+      clock: this.clock,
+      owner: options.owner ?? newOwner(),
+      onEvent: options.onEvent,
+    });
+  }
+
+  private context(service: string): ServiceContext {
+    const { store, provider, env } = this.options;
+    return { store, provider, env, service, clock: this.clock };
+  }
+
+  private get store(): StateStore {
+    return this.options.store;
+  }
+
+  private get envName(): string {
+    return this.options.env.name;
+  }
+
+  /** Applies a spec: records a revision (when it changed) and converges the world on it. */
+  async deploy(spec: ServiceSpec, request: DeployRequest = {}): Promise<OperationOutcome> {
+    const resumed = await this.finishInterrupted(spec.name);
+    await this.ensureServiceRecord(spec.name);
+    const revision = await this.revisionFor(spec);
+    return this.runConverge(spec.name, 'deploy', revision, request, resumed);
+  }
+
+  /** Deploys an earlier revision as a new one (default: the one before the current). */
+  async rollback(service: string, to?: number, request: DeployRequest = {}): Promise<OperationOutcome> {
+    const resumed = await this.finishInterrupted(service);
+    const record = await this.requireService(service);
+    const revisions = await this.store.listRevisions(this.envName, service);
+    const target =
+      to !== undefined
+        ? revisions.find((rev) => rev.number === to)
+        : revisions.find((rev) => record.currentRevision !== null && rev.number < record.currentRevision);
+    if (!target) {
+      const known = revisions.map((rev) => rev.number).join(', ') || 'none';
+      throw new UserError(
+        to !== undefined
+          ? `${service} has no revision ${to}`
+          : `${service} has no revision before the current one`,
+        {
+          hint: `revisions of ${service} in ${this.envName}: ${known} (see berth history ${service} --env ${this.envName})`,
+        },
+      );
+    }
+    const copy = await this.store.addRevision({
+      env: this.envName,
+      service,
+      spec: target.spec,
+      specHash: target.specHash,
+      origin: { kind: 'rollback', from: target.number },
+    });
+    return this.runConverge(
+      service,
+      'rollback',
+      copy,
+      { ...request, noRollback: request.noRollback },
+      resumed,
+    );
+  }
+
+  /** What delete would remove, found by tag and in berth's inventory. */
+  async previewDelete(service: string): Promise<PlannedRemoval[]> {
+    return plannedRemovals(this.context(service));
+  }
+
+  async delete(service: string): Promise<OperationOutcome> {
+    const resumed = await this.finishInterrupted(service);
+    const record = await this.store.getService(this.envName, service);
+    if (record?.currentRevision) {
+      const revision = await this.store.getRevision(this.envName, service, record.currentRevision);
+      if (revision?.spec.protection.deletion) {
+        throw new RefusedError(
+          `${service} in ${this.envName} has deletion protection (revision ${revision.number})`,
+          {
+            code: 'deletion_protected',
+            hint: `to delete it, first deploy it with "protection: { deletion: false }" in berth.yaml`,
+          },
+        );
+      }
+    }
+    if (!record && (await this.previewDelete(service)).length === 0) await this.throwUnknownService(service);
+    const operation = await this.store.createOperation({
+      id: newId('op'),
+      env: this.envName,
+      service,
+      kind: 'delete',
+      status: 'pending',
+      revision: record?.currentRevision ?? null,
+      params: {},
+      steps: pendingSteps(DELETE_STEP_NAMES),
+    });
+    const finished = await this.runner.run(operation, deleteSteps(this.context(service)));
+    return { operation: finished, rollback: null, resumed, urls: [] };
+  }
+
+  /**
+   * Asks the active operation to stop. When the process running it is gone, the operation is
+   * finished as cancelled here; otherwise this waits (up to `waitMs`) for its runner to stop.
+   */
+  async cancel(service: string, waitMs = 30_000): Promise<OperationRecord> {
+    const active = await this.store.getActiveOperation(this.envName, service);
+    if (!active) {
+      throw new UserError(`${service} in ${this.envName} has no active operation to cancel`, {
+        hint: `see its operations with: berth history ${service} --env ${this.envName}`,
+      });
+    }
+    await this.store.requestCancel(active.id);
+    const expired = active.leaseExpiresAt === null || active.leaseExpiresAt <= this.clock.now();
+    if (expired || !ownerMayBeAlive(active.leaseOwner)) {
+      const latest = (await this.store.getOperation(active.id)) ?? active;
+      return this.runner.run(latest, this.stepsFor(latest));
+    }
+    const giveUpAt = Date.now() + waitMs;
+    for (;;) {
+      const latest = await this.store.getOperation(active.id);
+      if (!latest || !['pending', 'running'].includes(latest.status) || Date.now() > giveUpAt)
+        return latest ?? active;
+      await sleep(100);
+    }
+  }
+
+  async status(service?: string): Promise<ServiceStatus[]> {
+    if (service) await this.requireService(service);
+    return environmentStatus(this.store, this.options.provider, this.options.env, service);
+  }
+
+  /**
+   * Finishes an operation that a killed process left behind, so that the next command starts
+   * from a clean state; refuses (naming it) when a live process is still running it.
+   */
+  async finishInterrupted(service: string): Promise<OperationRecord | null> {
+    const active = await this.store.getActiveOperation(this.envName, service);
+    if (!active) return null;
+    const expired = active.leaseExpiresAt === null || active.leaseExpiresAt <= this.clock.now();
+    if (!expired && ownerMayBeAlive(active.leaseOwner)) throw new ActiveOperationError(active);
+    return this.runner.run(active, this.stepsFor(active));
+  }
+
+  private stepsFor(operation: OperationRecord): StepDefinition[] {
+    if (operation.kind === 'delete') return deleteSteps(this.context(operation.service));
+    const spec = operation.params.spec as ServiceSpec | undefined;
+    if (!spec) throw new Error(`operation ${operation.id} has no spec to resume with`);
+    return deploySteps(this.context(operation.service), spec, {
+      healthDeadlineMs: Number(operation.params.healthDeadlineMs) || DEFAULT_HEALTH_DEADLINE_MS,
+    });
+  }
+
+  private async runConverge(
+    service: string,
+    kind: OperationKind,
+    revision: RevisionRecord,
+    request: DeployRequest,
+    resumed: OperationRecord | null,
+  ): Promise<OperationOutcome> {
+    const healthDeadlineMs = request.healthDeadlineMs ?? DEFAULT_HEALTH_DEADLINE_MS;
+    const operation = await this.store.createOperation({
+      id: newId('op'),
+      env: this.envName,
+      service,
+      kind,
+      status: 'pending',
+      revision: revision.number,
+      params: { spec: revision.spec, healthDeadlineMs, noRollback: Boolean(request.noRollback) },
+      steps: pendingSteps([...DEPLOY_STEP_NAMES]),
+    });
+    const finished = await this.runner.run(operation, this.stepsFor(operation));
+    const urls = await this.options.provider.urls(revision.spec, this.options.env);
+    if (finished.status === 'succeeded' || request.noRollback) {
+      return { operation: finished, rollback: null, resumed, urls };
+    }
+    const rollback = await this.returnToLastHealthy(service, finished, healthDeadlineMs);
+    return { operation: finished, rollback, resumed, urls };
+  }
+
+  /** After a failed or cancelled deploy, converges again on the last revision that was healthy. */
+  private async returnToLastHealthy(
+    service: string,
+    failed: OperationRecord,
+    healthDeadlineMs: number,
+  ): Promise<OperationRecord | null> {
+    const record = await this.store.getService(this.envName, service);
+    const target = record?.lastHealthyRevision;
+    if (!target || target === failed.revision) return null;
+    const revision = await this.store.getRevision(this.envName, service, target);
+    if (!revision) return null;
+    await this.runner.emit({
+      env: this.envName,
+      service,
+      operationId: failed.id,
+      type: 'rollback.automatic',
+      message: `${failed.kind} of revision ${failed.revision} ${failed.status}: returning to revision ${target}, the last healthy one`,
+      data: { from: failed.revision, to: target },
+    });
+    const operation = await this.store.createOperation({
+      id: newId('op'),
+      env: this.envName,
+      service,
+      kind: 'rollback',
+      status: 'pending',
+      revision: target,
+      params: { spec: revision.spec, healthDeadlineMs, automatic: true, after: failed.id },
+      steps: pendingSteps([...DEPLOY_STEP_NAMES]),
+    });
+    return this.runner.run(operation, this.stepsFor(operation));
+  }
+
+  private async revisionFor(spec: ServiceSpec): Promise<RevisionRecord> {
+    const hash = specHash(spec);
+    const [latest] = await this.store.listRevisions(this.envName, spec.name);
+    if (latest && latest.specHash === hash) return latest;
+    return this.store.addRevision({
+      env: this.envName,
+      service: spec.name,
+      spec,
+      specHash: hash,
+      origin: { kind: 'deploy' },
+    });
+  }
+
+  private async ensureServiceRecord(service: string): Promise<void> {
+    if (await this.store.getService(this.envName, service)) return;
+    const now = new Date(this.clock.now()).toISOString();
+    await this.store
+      .putService(
+        {
+          env: this.envName,
+          name: service,
+          currentRevision: null,
+          lastHealthyRevision: null,
+          generation: 0,
+          status: 'active',
+          createdAt: now,
+          updatedAt: now,
+        },
+        null,
+      )
+      .catch(() => undefined); // created concurrently: fine
+  }
+
+  private async requireService(service: string) {
+    const record = await this.store.getService(this.envName, service);
+    if (!record) await this.throwUnknownService(service);
+    return record!;
+  }
+
+  private async throwUnknownService(service: string): Promise<never> {
+    const names = (await this.store.listServices(this.envName)).map((record) => record.name);
+    throw new NotFoundError(`there is no service "${service}" in ${this.envName}`, {
+      hint: names.length
+        ? `services in ${this.envName}: ${names.join(', ')}`
+        : `${this.envName} has no services yet; deploy one with: berth deploy PATH --env ${this.envName}`,
+    });
+  }
+}

@@ -1,0 +1,137 @@
+import { berthTags } from '../../core/tags.js';
+import { ensureRuntime } from '../../runtime/launcher.js';
+import type { RuntimeClient } from '../../runtime/client.js';
+import type { RuntimeInfo } from '../../runtime/types.js';
+import type { ResourceKind } from '../../state/store.js';
+import type { EnvironmentConfig, ServiceSpec } from '../../spec/types.js';
+import type { ComputeReadiness, DesiredContext, DesiredResource, Provider } from '../provider.js';
+import { localComputeDriver } from './compute.js';
+import { localRouteDriver } from './route.js';
+import { localDnsDriver } from './dns.js';
+import { localHealthCheckDriver } from './healthcheck.js';
+
+/** Replicas that restarted this often without ever becoming healthy will not: stop waiting for them. */
+const CRASH_LOOP_RESTARTS = 3;
+
+export interface LocalProviderOptions {
+  /** Called when the runtime was not running and is being started. */
+  onRuntimeStart?: (message: string) => void;
+}
+
+/** The local provider: the local runtime (started on demand) seen through its console. */
+export async function createLocalProvider(
+  dataDir: string,
+  options: LocalProviderOptions = {},
+): Promise<Provider> {
+  const client = await ensureRuntime(dataDir, { onStart: options.onRuntimeStart });
+  const info = await client.info();
+  return localProvider(client, info);
+}
+
+export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provider {
+  const deps = { client };
+  const hostnames = (spec: ServiceSpec, env: EnvironmentConfig) => [
+    `${spec.name}.${env.name}.${env.local?.domain ?? 'localhost'}`,
+    ...spec.domains,
+  ];
+
+  function desired(
+    kind: ResourceKind,
+    { env, spec, generation, computeId }: DesiredContext,
+  ): DesiredResource[] {
+    const tags = berthTags(env.name, spec.name, generation);
+    const hosts = hostnames(spec, env);
+    switch (kind) {
+      case 'compute':
+        if (!spec.run) return [];
+        return [
+          {
+            kind,
+            key: 'compute',
+            tags,
+            attributes: {
+              name: `${spec.name}-${env.name}-g${generation}`,
+              command: spec.run.command,
+              cwd: spec.run.cwd,
+              env: spec.env,
+              replicas: spec.replicas,
+              health: spec.health,
+            },
+          },
+        ];
+      case 'route':
+        return hosts.map((host) => ({ kind, key: host, tags, attributes: { host, serviceId: computeId } }));
+      case 'dns':
+        return hosts.map((name) => ({
+          kind,
+          key: name,
+          tags,
+          attributes: { name, type: 'CNAME', target: info.proxyHost },
+        }));
+      case 'healthcheck':
+        return [
+          {
+            kind,
+            key: 'healthcheck',
+            tags,
+            attributes: {
+              host: hosts[0],
+              path: spec.health.path,
+              intervalMs: spec.health.intervalMs,
+              failureThreshold: spec.health.unhealthyThreshold,
+            },
+          },
+        ];
+    }
+  }
+
+  return {
+    name: 'local',
+    drivers: {
+      compute: localComputeDriver(deps),
+      route: localRouteDriver(deps),
+      dns: localDnsDriver(deps),
+      healthcheck: localHealthCheckDriver(deps),
+    },
+    async identity() {
+      const current = await client.info();
+      return {
+        id: current.instanceId,
+        description: `local runtime ${current.instanceId} on ${current.hostname}`,
+      };
+    },
+    hostnames,
+    async urls(spec, env) {
+      return hostnames(spec, env).map((host) => `http://${host}:${info.proxy.port}/`);
+    },
+    desired,
+    async readiness(computeId): Promise<ComputeReadiness> {
+      const service = await client.get('services', computeId);
+      if (!service)
+        return { ready: false, failed: true, healthy: 0, desired: 0, detail: 'the compute is gone' };
+      const replicas = service.replicaStatus;
+      const healthy = replicas.filter((replica) => replica.state === 'healthy').length;
+      const states = replicas.map((replica) => replica.state).join(', ');
+      const lastExit = replicas.map((replica) => replica.lastExit).find(Boolean);
+      const crashLooping =
+        healthy === 0 &&
+        replicas.length > 0 &&
+        replicas.every((replica) => replica.restarts >= CRASH_LOOP_RESTARTS && replica.state !== 'healthy');
+      const detail = crashLooping
+        ? `replicas keep exiting (last exit: ${lastExit ?? 'unknown'}; restarted ${replicas[0]?.restarts} times)`
+        : `${healthy}/${service.replicas} replicas healthy${states ? ` (${states})` : ''}`;
+      return {
+        ready: healthy >= service.replicas,
+        failed: crashLooping,
+        healthy,
+        desired: service.replicas,
+        detail,
+      };
+    },
+    async recentLogs(computeId, lines) {
+      const replicas = await client.logs(computeId, lines);
+      return replicas.flatMap((replica) => replica.lines.map((line) => `[replica ${replica.index}] ${line}`));
+    },
+    async close() {},
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Providers observe and change resources; they know nothing of the engine or of berth's state.
+ *
+ * Contract for every ResourceDriver:
+ * - `observeAll(scope)` returns every resource of its kind tagged `berth:managed-by=berth` in the
+ *   scope's environment (and service, when given), using list calls, never one call per resource.
+ * - `create`, `update` and `delete` are idempotent: deleting what is already gone resolves
+ *   'already-gone'; updating what is gone resolves null (the caller then creates).
+ * - `diff(desired, observed)` returns the fields that differ; an empty list means in sync.
+ * - Errors worth retrying are TransientError; anything else fails the step that called it.
+ */
+import type { ResourceKind } from '../state/store.js';
+import type { EnvironmentConfig, ProviderName, ServiceSpec } from '../spec/types.js';
+import type { Tags } from '../core/tags.js';
+
+export interface ObserveScope {
+  env: string;
+  service?: string;
+}
+
+/** What berth wants one resource to be. `attributes` is kind- and provider-specific. */
+export interface DesiredResource {
+  kind: ResourceKind;
+  /** A stable key telling resources of one kind apart within a service (e.g. the host name). */
+  key: string;
+  attributes: Record<string, unknown>;
+  tags: Tags;
+}
+
+export interface ObservedResource {
+  kind: ResourceKind;
+  providerId: string;
+  /** Same meaning as DesiredResource.key, derived from what exists. */
+  key: string;
+  /** A human name for listings (service name, host, record name). */
+  name: string;
+  attributes: Record<string, unknown>;
+  tags: Tags;
+  /** Health as the provider reports it, when the kind has one. */
+  health?: ResourceHealth;
+}
+
+export interface ResourceHealth {
+  state: 'healthy' | 'progressing' | 'unhealthy' | 'unknown';
+  detail: string;
+}
+
+export interface DriftField {
+  field: string;
+  desired: unknown;
+  observed: unknown;
+}
+
+export interface ResourceDriver {
+  readonly kind: ResourceKind;
+  observeAll(scope: ObserveScope): Promise<ObservedResource[]>;
+  create(desired: DesiredResource): Promise<ObservedResource>;
+  update(providerId: string, desired: DesiredResource): Promise<ObservedResource | null>;
+  delete(providerId: string): Promise<'deleted' | 'already-gone'>;
+  diff(desired: DesiredResource, observed: ObservedResource): DriftField[];
+}
+
+/** Everything the engine needs to know to wire one generation of a service. */
+export interface DesiredContext {
+  env: EnvironmentConfig;
+  spec: ServiceSpec;
+  generation: number;
+  /** The compute that should receive traffic (routes point at it). */
+  computeId?: string;
+}
+
+export interface ComputeReadiness {
+  /** All desired replicas are healthy (or zero are desired). */
+  ready: boolean;
+  /** The replicas cannot become healthy without a change (they keep exiting): stop waiting. */
+  failed: boolean;
+  healthy: number;
+  desired: number;
+  detail: string;
+}
+
+export interface VerifiedIdentity {
+  /** What the environment's `identity` is compared with (runtime instance id, AWS account id). */
+  id: string;
+  /** Shown in banners: e.g. "runtime 3f2a… on host1" or "account 123456789012 (eu-west-1)". */
+  description: string;
+}
+
+export interface Provider {
+  readonly name: ProviderName;
+  readonly drivers: Record<ResourceKind, ResourceDriver>;
+  identity(): Promise<VerifiedIdentity>;
+  /** The host names a service answers at in an environment (generated name first). */
+  hostnames(spec: ServiceSpec, env: EnvironmentConfig): string[];
+  /** URLs users reach the service at. */
+  urls(spec: ServiceSpec, env: EnvironmentConfig): Promise<string[]>;
+  /** The desired resources of one kind for a spec (one compute; a route and DNS name per host; one health check). */
+  desired(kind: ResourceKind, context: DesiredContext): DesiredResource[];
+  readiness(computeId: string): Promise<ComputeReadiness>;
+  /** The last lines each replica printed, for explaining a failed health step. */
+  recentLogs(computeId: string, lines: number): Promise<string[]>;
+  close(): Promise<void>;
+}
