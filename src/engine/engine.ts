@@ -137,6 +137,10 @@ export class Engine {
 
   async delete(service: string): Promise<OperationOutcome> {
     const resumed = await this.finishInterrupted(service);
+    // An interrupted delete that now finished is the delete that was asked for.
+    if (resumed?.kind === 'delete' && resumed.status === 'succeeded') {
+      return { operation: resumed, rollback: null, resumed, urls: [] };
+    }
     const record = await this.store.getService(this.envName, service);
     if (record?.currentRevision) {
       const revision = await this.store.getRevision(this.envName, service, record.currentRevision);

@@ -11,6 +11,7 @@ import { deleteCommand } from './delete.js';
 import { envCommand } from './env.js';
 import { whoamiCommand } from './whoami.js';
 import { demoCommand } from './demo.js';
+import { runtimeCommand } from './runtime.js';
 
 /** Every command berth has, registered in one place. */
 export const COMMANDS: CommandSpec[] = [
@@ -26,4 +27,5 @@ export const COMMANDS: CommandSpec[] = [
   envCommand,
   whoamiCommand,
   demoCommand,
+  runtimeCommand,
 ];
