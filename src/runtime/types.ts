@@ -125,3 +125,45 @@ export interface RuntimeInfo {
 }
 
 export type RuntimeResource = RuntimeService | RuntimeRoute | RuntimeDns | RuntimeHealthCheck;
+
+/** The resource type of each console kind. */
+export interface RuntimeResourceMap {
+  services: RuntimeService;
+  routes: RuntimeRoute;
+  dns: RuntimeDns;
+  healthchecks: RuntimeHealthCheck;
+}
+/** The create input of each console kind. */
+export interface RuntimeInputMap {
+  services: RuntimeServiceInput;
+  routes: RuntimeRouteInput;
+  dns: RuntimeDnsInput;
+  healthchecks: RuntimeHealthCheckInput;
+}
+export type ResourceOf<K extends RuntimeKind> = RuntimeResourceMap[K];
+export type InputOf<K extends RuntimeKind> = RuntimeInputMap[K];
+
+export const RUNTIME_KINDS: readonly RuntimeKind[] = ['services', 'routes', 'dns', 'healthchecks'];
+/** Id prefix of each kind: svc-, rt-, dns-, hc-. */
+export const RUNTIME_ID_PREFIX: Record<RuntimeKind, string> = {
+  services: 'svc',
+  routes: 'rt',
+  dns: 'dns',
+  healthchecks: 'hc',
+};
+/** The host name every DNS record served by the local proxy points at. */
+export const RUNTIME_PROXY_HOST = 'proxy.berth.localhost';
+
+/** GET /v1/services/{id}/logs */
+export interface RuntimeLogs {
+  replicas: { index: number; lines: string[] }[];
+}
+
+/** `<runtime dir>/runtime.json`: how clients discover a running runtime. */
+export interface RuntimeDiscovery {
+  pid: number;
+  consoleUrl: string;
+  proxyPort: number;
+  instanceId: string;
+  startedAt: string;
+}

@@ -1,0 +1,183 @@
+// Proxy benchmark: examples/hello with 1 replica, measured directly and through the local runtime's
+// proxy with autocannon, at concurrency 1 and 32. Loopback only; every process it starts is stopped.
+//   npm run bench:proxy            (BENCH_SECONDS=5 by default)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { get } from 'node:http';
+import { setTimeout } from 'node:timers';
+import autocannon from 'autocannon';
+
+/* global fetch */
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const HOST = 'hello.bench.localhost';
+const GOAL_RATIO = 0.6;
+const GOAL_ADDED_MS = 0.3;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const dataDir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
+let runtime = null;
+
+async function cleanup() {
+  if (runtime && runtime.exitCode === null && runtime.signalCode === null) {
+    runtime.kill('SIGTERM');
+    await Promise.race([new Promise((r) => runtime.once('exit', r)), sleep(8000)]);
+  }
+  if (runtime) {
+    try {
+      process.kill(-runtime.pid, 'SIGKILL'); // its process group: replicas included
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+async function startRuntime() {
+  runtime = spawn(
+    process.execPath,
+    [join(ROOT, 'bin/berth.js'), 'runtime', 'serve', '--data-dir', dataDir, '--proxy-port', '0'],
+    {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let log = '';
+  runtime.stderr.on('data', (d) => (log += d));
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (runtime.exitCode !== null) throw new Error(`runtime exited:\n${log}`);
+    try {
+      const discovery = JSON.parse(readFileSync(join(dataDir, 'runtime/runtime.json'), 'utf8'));
+      const token = readFileSync(join(dataDir, 'runtime/console.token'), 'utf8').trim();
+      const res = await fetch(`${discovery.consoleUrl}/v1/ping`);
+      if (res.ok && discovery.pid === runtime.pid) return { ...discovery, token };
+    } catch {
+      // not yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`runtime did not start:\n${log}`);
+}
+
+async function api(rt, method, path, body) {
+  const res = await fetch(`${rt.consoleUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${rt.token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${json.message}`);
+  return json;
+}
+
+function measure({ url, headers, connections, seconds }) {
+  return new Promise((resolve, reject) => {
+    const times = [];
+    const instance = autocannon(
+      { url, headers, connections, duration: seconds, pipelining: 1 },
+      (error, result) => {
+        if (error) return reject(error);
+        times.sort((a, b) => a - b);
+        const p50 = times.length ? times[Math.floor(times.length / 2)] : NaN;
+        resolve({
+          rps: result.requests.average,
+          p50,
+          p99: result.latency.p99,
+          errors: result.errors + result.non2xx,
+        });
+      },
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => times.push(responseTime));
+  });
+}
+
+async function main() {
+  const rt = await startRuntime();
+  const service = await api(rt, 'POST', '/v1/services', {
+    name: 'hello',
+    command: ['node', 'server.js'],
+    cwd: join(ROOT, 'examples/hello'),
+    env: { GREETING: 'hello' },
+    replicas: 1,
+    health: {
+      path: '/healthz',
+      intervalMs: 1000,
+      timeoutMs: 500,
+      healthyThreshold: 1,
+      unhealthyThreshold: 3,
+    },
+    tags: { bench: 'proxy' },
+  });
+  await api(rt, 'POST', '/v1/routes', { host: HOST, serviceId: service.id, tags: {} });
+  await api(rt, 'POST', '/v1/dns', { name: HOST, type: 'CNAME', target: 'proxy.berth.localhost', tags: {} });
+  let replicaPort = null;
+  for (let i = 0; i < 200 && replicaPort === null; i++) {
+    const s = await api(rt, 'GET', `/v1/services/${service.id}`);
+    if (s.replicaStatus[0]?.state === 'healthy') replicaPort = s.replicaStatus[0].port;
+    else await sleep(50);
+  }
+  if (replicaPort === null) throw new Error('the hello replica did not become healthy');
+
+  const direct = { url: `http://127.0.0.1:${replicaPort}/`, headers: { host: HOST } };
+  const proxied = { url: `http://127.0.0.1:${rt.proxyPort}/`, headers: { host: HOST } };
+  const status = await new Promise((resolve) => {
+    const req = get(proxied.url, { headers: { host: HOST } }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', () => resolve(0));
+  });
+  if (status !== 200) throw new Error(`the proxy does not serve ${HOST} (HTTP ${status})`);
+
+  const rows = [];
+  for (const connections of [1, 32]) {
+    for (const [name, target] of [
+      ['direct', direct],
+      ['proxy', proxied],
+    ]) {
+      await measure({ ...target, connections, seconds: 1 }); // warm up
+      const r = await measure({ ...target, connections, seconds: SECONDS });
+      rows.push({ target: name, connections, ...r });
+      process.stderr.write(
+        `  ${name} c=${connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms\n`,
+      );
+    }
+  }
+
+  const find = (target, c) => rows.find((r) => r.target === target && r.connections === c);
+  console.log('\ntarget  conns   req/s     p50 ms   p99 ms  errors');
+  for (const r of rows) {
+    console.log(
+      `${r.target.padEnd(7)} ${String(r.connections).padStart(5)} ${Math.round(r.rps).toString().padStart(8)} ${r.p50
+        .toFixed(3)
+        .padStart(9)} ${String(r.p99).padStart(8)} ${String(r.errors).padStart(7)}`,
+    );
+  }
+  const ratio = find('proxy', 32).rps / find('direct', 32).rps;
+  const added = find('proxy', 1).p50 - find('direct', 1).p50;
+  const ok1 = ratio >= GOAL_RATIO;
+  const ok2 = added <= GOAL_ADDED_MS;
+  console.log(
+    `\nthroughput proxy/direct at c=32: ${(ratio * 100).toFixed(1)}%  (goal >= ${GOAL_RATIO * 100}%) ${ok1 ? 'OK' : 'MISSED'}`,
+  );
+  console.log(
+    `added median latency at c=1:    ${added.toFixed(3)} ms (goal <= ${GOAL_ADDED_MS} ms) ${ok2 ? 'OK' : 'MISSED'}`,
+  );
+  return ok1 && ok2 ? 0 : 1;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  console.error(`bench failed: ${error.stack ?? error}`);
+} finally {
+  await cleanup();
+}
+process.exit(code);

@@ -1,0 +1,328 @@
+import {
+  Agent,
+  createServer,
+  request,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { connect, type Socket } from 'node:net';
+import type { RuntimeStore } from './store.js';
+import type { Supervisor } from './supervisor.js';
+import type { RuntimeRoute } from './types.js';
+
+interface Upstream {
+  port: number;
+  index: number;
+}
+interface OkEntry {
+  ok: true;
+  service: string;
+  upstreams: Upstream[];
+  next: number;
+}
+interface ErrorEntry {
+  ok: false;
+  status: number;
+  body: string;
+}
+type Entry = OkEntry | ErrorEntry;
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
+
+/** Host header without port, lower case. */
+export function normalizeHost(raw: string | undefined): string {
+  if (!raw) return '';
+  let host = raw;
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    host = end > 0 ? host.slice(0, end + 1) : host;
+  } else {
+    const colon = host.indexOf(':');
+    if (colon >= 0) host = host.slice(0, colon);
+  }
+  return host.toLowerCase();
+}
+
+function errorEntry(status: number, body: string): ErrorEntry {
+  return { ok: false, status, body: `${body}\n` };
+}
+
+/**
+ * The runtime's HTTP proxy (its ALB + Route 53): routes by Host to healthy replicas, round-robin.
+ * The host -> target table is precomputed on every state change, so a request does one map lookup.
+ */
+export class RuntimeProxy {
+  readonly server: Server;
+  private readonly agent: Agent;
+  private table = new Map<string, Entry>();
+  private port = 0;
+
+  constructor(
+    private readonly store: RuntimeStore,
+    private readonly supervisor: Supervisor,
+    private readonly proxyHost: string,
+  ) {
+    this.agent = new Agent({
+      keepAlive: true,
+      keepAliveMsecs: 1000,
+      maxSockets: Infinity,
+      maxFreeSockets: 1024,
+      scheduling: 'lifo',
+      noDelay: true,
+    } as ConstructorParameters<typeof Agent>[0]);
+    this.server = createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (req, res) =>
+      this.handle(req, res),
+    );
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.upgrade(req, socket, head),
+    );
+    this.server.on('clientError', (_error, socket: Socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+      else socket.destroy();
+    });
+    store.on('change', () => this.rebuild());
+    supervisor.on('change', () => this.rebuild());
+  }
+
+  async listen(port: number, host: string): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as { port: number }).port;
+    this.rebuild();
+    return this.port;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    this.agent.destroy();
+  }
+
+  /** Recompute the host -> target table from DNS records, routes, services and replica health. */
+  rebuild(): void {
+    const previous = this.table;
+    const table = new Map<string, Entry>();
+    const pointed = new Map<string, string>();
+    const served = new Set<string>();
+    for (const record of this.store.list('dns')) {
+      const name = record.name.toLowerCase();
+      if (record.target.toLowerCase() === this.proxyHost) served.add(name);
+      else pointed.set(name, record.target);
+    }
+    const routes = new Map<string, RuntimeRoute>();
+    for (const route of this.store.list('routes')) {
+      const current = routes.get(route.host);
+      if (!current || route.createdAt >= current.createdAt) routes.set(route.host, route);
+    }
+    for (const [name, target] of pointed) {
+      if (served.has(name)) continue;
+      table.set(
+        name,
+        errorEntry(
+          404,
+          `berth runtime: no DNS record for "${name}" (its CNAME points at "${target}", not "${this.proxyHost}")`,
+        ),
+      );
+    }
+    for (const host of served) {
+      const route = routes.get(host);
+      let entry: Entry;
+      if (!route) {
+        entry = errorEntry(404, `berth runtime: no route for host "${host}"`);
+      } else {
+        const service = this.store.get('services', route.serviceId);
+        if (!service) {
+          entry = errorEntry(
+            503,
+            `berth runtime: no healthy replica for "${host}" (route ${route.id} points at service ${route.serviceId}, which does not exist)`,
+          );
+        } else {
+          const upstreams = this.supervisor.healthyPorts(service.id);
+          if (upstreams.length === 0) {
+            const status = this.supervisor.status(service.id);
+            const states = status.length ? status.map((r) => `${r.index}=${r.state}`).join(' ') : 'none';
+            entry = errorEntry(
+              503,
+              `berth runtime: no healthy replica for "${host}" (service ${service.name}: ${status.length} replicas, states ${states})`,
+            );
+          } else {
+            const old = previous.get(host);
+            entry = { ok: true, service: service.name, upstreams, next: old && old.ok ? old.next : 0 };
+          }
+        }
+      }
+      table.set(host, entry);
+    }
+    // Also key every entry by "host:port" as clients send it, so the hot path skips normalizing.
+    if (this.port) {
+      for (const [host, entry] of [...table]) table.set(`${host}:${this.port}`, entry);
+    }
+    this.table = table;
+  }
+
+  private lookup(rawHost: string | undefined): { host: string; entry: Entry } {
+    let entry = rawHost === undefined ? undefined : this.table.get(rawHost);
+    if (entry) return { host: rawHost!, entry };
+    const host = normalizeHost(rawHost);
+    entry = this.table.get(host);
+    if (entry) return { host, entry };
+    return { host, entry: errorEntry(404, `berth runtime: no DNS record for "${host}"`) };
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const rawHost = req.headers.host;
+    const { entry } = this.lookup(rawHost);
+    if (!entry.ok) {
+      res.writeHead(entry.status, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(entry.body),
+      });
+      res.end(entry.body);
+      return;
+    }
+    const upstream = entry.upstreams[entry.next++ % entry.upstreams.length]!;
+    if (entry.next > 1e9) entry.next = 0;
+    const headers = req.headers as OutgoingHttpHeaders;
+    delete headers['connection'];
+    delete headers['keep-alive'];
+    delete headers['proxy-connection'];
+    delete headers['te'];
+    const remote = req.socket.remoteAddress ?? '';
+    const prior = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = prior ? `${prior}, ${remote}` : remote;
+    headers['x-forwarded-host'] = rawHost;
+    headers['x-forwarded-proto'] = 'http';
+    const bodyless =
+      (req.method === 'GET' || req.method === 'HEAD') &&
+      headers['content-length'] === undefined &&
+      headers['transfer-encoding'] === undefined;
+    this.forward(req, res, entry, upstream, headers, bodyless, 0);
+  }
+
+  private forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: OkEntry,
+    upstream: Upstream,
+    headers: OutgoingHttpHeaders,
+    bodyless: boolean,
+    attempt: number,
+  ): void {
+    const preq = request({
+      host: '127.0.0.1',
+      port: upstream.port,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: this.agent,
+    });
+    preq.on('response', (ures: IncomingMessage) => {
+      const raw = ures.rawHeaders;
+      const out: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i]!;
+        if (HOP_BY_HOP.has(name.toLowerCase())) continue;
+        out.push(name, raw[i + 1]!);
+      }
+      res.writeHead(ures.statusCode ?? 502, ures.statusMessage, out);
+      ures.pipe(res);
+      ures.on('error', () => res.destroy());
+    });
+    preq.on('error', (error: NodeJS.ErrnoException) => {
+      if (bodyless && attempt < 2 && !res.headersSent && !res.destroyed) {
+        if (preq.reusedSocket && error.code === 'ECONNRESET') {
+          // a pooled connection the replica had just closed: try once more on a fresh one
+          this.forward(req, res, entry, upstream, headers, bodyless, attempt + 1);
+          return;
+        }
+        if (error.code === 'ECONNREFUSED' && entry.upstreams.length > 1) {
+          // the replica just died (the supervisor has not seen its exit yet): use another one
+          const next = entry.upstreams[entry.next++ % entry.upstreams.length]!;
+          this.forward(req, res, entry, next, headers, bodyless, attempt + 1);
+          return;
+        }
+      }
+      if (!res.headersSent) {
+        const body = `berth runtime: bad gateway: replica ${upstream.index} of service ${entry.service} (127.0.0.1:${upstream.port}) failed: ${error.code ?? error.message}\n`;
+        res.writeHead(502, {
+          'content-type': 'text/plain; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+        });
+        res.end(body);
+      } else {
+        res.destroy();
+      }
+    });
+    res.once('close', () => {
+      if (!res.writableFinished) preq.destroy();
+    });
+    if (bodyless) preq.end();
+    else req.pipe(preq);
+  }
+
+  /** WebSocket and other Upgrade requests: hand the client socket to a raw connection to the replica. */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const rawHost = req.headers.host;
+    const { entry } = this.lookup(rawHost);
+    socket.on('error', () => socket.destroy());
+    if (!entry.ok) {
+      socket.end(
+        `HTTP/1.1 ${entry.status} ${entry.status === 404 ? 'Not Found' : 'Service Unavailable'}\r\n` +
+          `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(entry.body)}\r\nconnection: close\r\n\r\n${entry.body}`,
+      );
+      return;
+    }
+    const target = entry.upstreams[entry.next++ % entry.upstreams.length]!;
+    const upstream = connect({ host: '127.0.0.1', port: target.port, noDelay: true });
+    let connected = false;
+    upstream.on('connect', () => {
+      connected = true;
+      let text = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+      const raw = req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = raw[i]!.toLowerCase();
+        if (name === 'x-forwarded-for' || name === 'x-forwarded-host' || name === 'x-forwarded-proto')
+          continue;
+        text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+      }
+      const prior = req.headers['x-forwarded-for'];
+      const remote = socket.remoteAddress ?? '';
+      text += `x-forwarded-for: ${prior ? `${String(prior)}, ${remote}` : remote}\r\n`;
+      text += `x-forwarded-host: ${rawHost ?? ''}\r\nx-forwarded-proto: http\r\n\r\n`;
+      upstream.write(text);
+      if (head.length) upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    upstream.on('error', (error: NodeJS.ErrnoException) => {
+      if (!connected && socket.writable) {
+        const body = `berth runtime: bad gateway: replica ${target.index} of service ${entry.service} failed: ${error.code ?? error.message}\n`;
+        socket.end(
+          `HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+        );
+      } else {
+        socket.destroy();
+      }
+    });
+    upstream.on('close', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+  }
+}

@@ -1,0 +1,95 @@
+import { request } from 'node:http';
+import type { ReplicaHealthConfig } from './types.js';
+
+/** While a replica is starting it is probed this often, so a deploy is not slowed by the interval. */
+export const STARTING_PROBE_MS = 25;
+
+export type ProbeState = 'starting' | 'healthy' | 'unhealthy';
+
+export interface ProbeResult {
+  ok: boolean;
+  error?: string;
+}
+
+/** One HTTP GET to a replica on loopback; ok for 2xx and 3xx answers within the timeout. */
+export function probeOnce(port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (result: ProbeResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(result);
+    };
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: false }, (res) => {
+      const status = res.statusCode ?? 0;
+      res.resume();
+      res.on('error', () => {});
+      done(status >= 200 && status < 400 ? { ok: true } : { ok: false, error: `HTTP ${status}` });
+    });
+    const timer = setTimeout(() => {
+      done({ ok: false, error: `no answer within ${timeoutMs} ms` });
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      done({ ok: false, error: error.code ?? error.message }),
+    );
+    req.end();
+  });
+}
+
+/**
+ * Probes one replica and runs its health state machine:
+ * starting -> healthy after healthyThreshold consecutive successes;
+ * healthy -> unhealthy after unhealthyThreshold consecutive failures;
+ * unhealthy -> healthy after healthyThreshold consecutive successes.
+ */
+export class ReplicaHealthProber {
+  state: ProbeState = 'starting';
+  lastError: string | null = null;
+  private successes = 0;
+  private failures = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly port: number,
+    private readonly config: ReplicaHealthConfig,
+    private readonly onChange: (state: ProbeState) => void,
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), ms);
+  }
+
+  private async tick(): Promise<void> {
+    const result = await probeOnce(this.port, this.config.path, this.config.timeoutMs);
+    if (this.stopped) return;
+    const before = this.state;
+    if (result.ok) {
+      this.failures = 0;
+      this.successes++;
+      this.lastError = null;
+      if (this.state !== 'healthy' && this.successes >= this.config.healthyThreshold) this.state = 'healthy';
+    } else {
+      this.successes = 0;
+      this.failures++;
+      this.lastError = result.error ?? 'failed';
+      if (this.state === 'healthy' && this.failures >= this.config.unhealthyThreshold)
+        this.state = 'unhealthy';
+    }
+    if (this.state !== before) this.onChange(this.state);
+    this.schedule(this.state === 'starting' ? STARTING_PROBE_MS : this.config.intervalMs);
+  }
+}
