@@ -30,7 +30,11 @@ function freePort() {
 async function byHand() {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, ['server.js'], { cwd: HELLO, env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['server.js'], {
+    cwd: HELLO,
+    env: { ...process.env, PORT: String(port) },
+    stdio: 'ignore',
+  });
   try {
     for (;;) {
       try {
@@ -72,8 +76,12 @@ try {
   const base = median(hand);
   console.log(`examples/hello (2 replicas), ${RUNS} runs, medians`);
   console.log(`  by hand: node server.js -> first 200 on /healthz    ${ms(base)}`);
-  console.log(`  berth deploy (whole CLI process, runtime running)    ${ms(median(wall))}   ratio ${(median(wall) / base).toFixed(2)}x`);
-  console.log(`  the deploy operation itself (first to last step)    ${ms(median(operation))}   ratio ${(median(operation) / base).toFixed(2)}x`);
+  console.log(
+    `  berth deploy (whole CLI process, runtime running)    ${ms(median(wall))}   ratio ${(median(wall) / base).toFixed(2)}x`,
+  );
+  console.log(
+    `  the deploy operation itself (first to last step)    ${ms(median(operation))}   ratio ${(median(operation) / base).toFixed(2)}x`,
+  );
   console.log(`  goal: at most 1.5x`);
 } finally {
   try {

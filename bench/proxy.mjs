@@ -1,14 +1,13 @@
 // Proxy benchmark: examples/hello with 1 replica, measured directly and through the local runtime's
 // proxy with autocannon, at concurrency 1 and 32. Loopback only; every process it starts is stopped.
 //   npm run bench:proxy            (BENCH_SECONDS=5 by default)
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get } from 'node:http';
 import { setTimeout } from 'node:timers';
-import autocannon from 'autocannon';
 
 /* global fetch */
 
@@ -76,7 +75,55 @@ async function api(rt, method, path, body) {
   return json;
 }
 
-function measure({ url, headers, connections, seconds }) {
+function which(cmd) {
+  const r = spawnSync(cmd, ['--version'], { stdio: 'ignore' });
+  return !r.error;
+}
+
+const GENERATOR = process.env.BENCH_GENERATOR ?? (which('wrk') ? 'wrk' : 'autocannon');
+// Pin the load generator to the last CPU (when taskset exists and there are 2+ CPUs), so that it
+// does not migrate between the CPUs that the replica and the proxy use. BENCH_PIN=0 turns it off.
+const CPUS = availableParallelism();
+const PIN =
+  process.env.BENCH_PIN !== '0' && CPUS >= 2 && GENERATOR === 'wrk' && which('taskset')
+    ? String(CPUS - 1)
+    : null;
+
+/** wrk's "12.34us" / "1.20ms" / "1.00s" -> ms */
+function wrkTime(text) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(text);
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return m[2] === 'us' ? n / 1000 : m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000;
+}
+
+function measureWrk({ url, headers, connections, seconds }) {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', '--timeout', '5s'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}: ${v}`);
+  args.push(url);
+  const [cmd, argv] = PIN ? ['taskset', ['-c', PIN, 'wrk', ...args]] : ['wrk', args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`wrk exited with ${code}:\n${out}`));
+      const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
+      const p50 = wrkTime(/^\s+50%\s+(\S+)/m.exec(out)?.[1] ?? '');
+      const p99 = wrkTime(/^\s+99%\s+(\S+)/m.exec(out)?.[1] ?? '');
+      let errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+      const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      if (socket) errors += socket.slice(1).reduce((a, b) => a + Number(b), 0);
+      if (!Number.isFinite(rps)) return reject(new Error(`cannot parse wrk output:\n${out}`));
+      resolve({ rps, p50, p99, errors });
+    });
+  });
+}
+
+function measureAutocannon({ url, headers, connections, seconds }) {
   return new Promise((resolve, reject) => {
     const times = [];
     const instance = autocannon(
@@ -96,6 +143,9 @@ function measure({ url, headers, connections, seconds }) {
     instance.on('response', (_client, _status, _bytes, responseTime) => times.push(responseTime));
   });
 }
+
+const autocannon = GENERATOR === 'wrk' ? null : (await import('autocannon')).default;
+const measure = GENERATOR === 'wrk' ? measureWrk : measureAutocannon;
 
 async function main() {
   const rt = await startRuntime();
@@ -124,8 +174,8 @@ async function main() {
   }
   if (replicaPort === null) throw new Error('the hello replica did not become healthy');
 
-  const direct = { url: `http://127.0.0.1:${replicaPort}/`, headers: { host: HOST } };
-  const proxied = { url: `http://127.0.0.1:${rt.proxyPort}/`, headers: { host: HOST } };
+  const direct = { url: `http://127.0.0.1:${replicaPort}/`, headers: { Host: HOST } };
+  const proxied = { url: `http://127.0.0.1:${rt.proxyPort}/`, headers: { Host: HOST } };
   const status = await new Promise((resolve) => {
     const req = get(proxied.url, { headers: { host: HOST } }, (res) => {
       res.resume();
@@ -135,6 +185,11 @@ async function main() {
   });
   if (status !== 200) throw new Error(`the proxy does not serve ${HOST} (HTTP ${status})`);
 
+  const generatorLine =
+    GENERATOR === 'wrk'
+      ? `load generator: wrk (1 thread${PIN ? `, pinned to CPU ${PIN} with taskset` : ', not pinned'}), ${CPUS} CPUs, ${SECONDS} s per measurement`
+      : `load generator: autocannon (in this Node process; install wrk for a fairer measurement), ${CPUS} CPUs, ${SECONDS} s per measurement`;
+  process.stderr.write(`${generatorLine}\n`);
   const rows = [];
   for (const connections of [1, 32]) {
     for (const [name, target] of [
@@ -151,12 +206,13 @@ async function main() {
   }
 
   const find = (target, c) => rows.find((r) => r.target === target && r.connections === c);
-  console.log('\ntarget  conns   req/s     p50 ms   p99 ms  errors');
+  console.log(`\n${generatorLine}`);
+  console.log('target  conns   req/s     p50 ms   p99 ms  errors');
   for (const r of rows) {
     console.log(
       `${r.target.padEnd(7)} ${String(r.connections).padStart(5)} ${Math.round(r.rps).toString().padStart(8)} ${r.p50
         .toFixed(3)
-        .padStart(9)} ${String(r.p99).padStart(8)} ${String(r.errors).padStart(7)}`,
+        .padStart(9)} ${r.p99.toFixed(3).padStart(8)} ${String(r.errors).padStart(7)}`,
     );
   }
   const ratio = find('proxy', 32).rps / find('direct', 32).rps;

@@ -24,7 +24,9 @@ describe('bad input and failing versions', () => {
   });
 
   it('an invalid spec exits 2 with every diagnostic and changes nothing', async () => {
-    const dir = specDir('name: Bad_Name\nreplicas: -1\nhealth:\n  interval: soon\nrun:\n  command: []\ncolour: red\n');
+    const dir = specDir(
+      'name: Bad_Name\nreplicas: -1\nhealth:\n  interval: soon\nrun:\n  command: []\ncolour: red\n',
+    );
     const result = await runCli(['deploy', dir, '--env', 'local'], { dataDir: runtime.dataDir });
     expect(result.code).toBe(2);
     for (const path of ['name', 'replicas', 'health.interval', 'run.command', 'colour']) {
@@ -36,7 +38,12 @@ describe('bad input and failing versions', () => {
 
   it('an unknown service exits 2 and lists the services', async () => {
     expect((await runCli(['deploy', HELLO, '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
-    for (const command of [['status', 'nope'], ['rollback', 'nope'], ['delete', 'nope'], ['history', 'nope']]) {
+    for (const command of [
+      ['status', 'nope'],
+      ['rollback', 'nope'],
+      ['delete', 'nope'],
+      ['history', 'nope'],
+    ]) {
       const result = await runCli([...command, '--env', 'local'], { dataDir: runtime.dataDir });
       expect(result.code, command.join(' ')).toBe(2);
       expect(result.stderr).toContain('there is no service "nope" in local');
@@ -74,8 +81,12 @@ describe('bad input and failing versions', () => {
   });
 
   it('--no-rollback keeps the failed version for inspection, without traffic', async () => {
-    const broken = specDir('name: hello\nrun:\n  command: [node, -e, "process.exit(1)"]\nhealth: { path: /healthz }\n');
-    const result = await runCli(['deploy', broken, '--env', 'staging', '--no-rollback'], { dataDir: runtime.dataDir });
+    const broken = specDir(
+      'name: hello\nrun:\n  command: [node, -e, "process.exit(1)"]\nhealth: { path: /healthz }\n',
+    );
+    const result = await runCli(['deploy', broken, '--env', 'staging', '--no-rollback'], {
+      dataDir: runtime.dataDir,
+    });
     expect(result.code).toBe(1);
     expect(result.stdout).not.toContain('returned to revision');
     expect((await runtime.request('hello.staging.localhost', '/')).status).toBe(200);
@@ -83,22 +94,34 @@ describe('bad input and failing versions', () => {
   });
 
   it('deletion protection refuses delete (exit 3) until a deploy lifts it', async () => {
-    const dir = specDir('name: keep\nrun:\n  command: [node, server.js]\nhealth: { path: /healthz }\nprotection: { deletion: true }\n');
+    const dir = specDir(
+      'name: keep\nrun:\n  command: [node, server.js]\nhealth: { path: /healthz }\nprotection: { deletion: true }\n',
+    );
     expect((await runCli(['deploy', dir, '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
     const refused = await runCli(['delete', 'keep', '--env', 'local'], { dataDir: runtime.dataDir });
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain('deletion protection');
-    writeFileSync(join(dir, 'berth.yaml'), 'name: keep\nrun:\n  command: [node, server.js]\nhealth: { path: /healthz }\n');
+    writeFileSync(
+      join(dir, 'berth.yaml'),
+      'name: keep\nrun:\n  command: [node, server.js]\nhealth: { path: /healthz }\n',
+    );
     expect((await runCli(['deploy', dir, '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
     expect((await runCli(['delete', 'keep', '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
   });
 
   it('a protected environment needs --env written out and --confirm for delete', async () => {
-    const noEnv = await runCli(['deploy', HELLO], { dataDir: runtime.dataDir, env: { BERTH_ENV: 'production' } });
-    expect(noEnv.code).toBe(3);
+    const noEnv = await runCli(['deploy', HELLO], {
+      dataDir: runtime.dataDir,
+      env: { BERTH_ENV: 'production' },
+    });
+    expect(noEnv.code, noEnv.stderr).toBe(3);
     expect(noEnv.stderr).toContain('production is protected');
-    expect((await runCli(['deploy', HELLO, '--env', 'production'], { dataDir: runtime.dataDir })).code).toBe(0);
-    const unconfirmed = await runCli(['delete', 'hello', '--env', 'production'], { dataDir: runtime.dataDir });
+    expect((await runCli(['deploy', HELLO, '--env', 'production'], { dataDir: runtime.dataDir })).code).toBe(
+      0,
+    );
+    const unconfirmed = await runCli(['delete', 'hello', '--env', 'production'], {
+      dataDir: runtime.dataDir,
+    });
     expect(unconfirmed.code).toBe(3);
     expect(unconfirmed.stderr).toContain('--confirm production');
     const wrong = await runCli(['delete', 'hello', '--env', 'production', '--confirm', 'staging'], {

@@ -15,7 +15,9 @@ const KINDS: RuntimeKind[] = ['services', 'routes', 'dns', 'healthchecks'];
 async function tagged(runtime: TestRuntime): Promise<Record<RuntimeKind, number>> {
   const counts = {} as Record<RuntimeKind, number>;
   for (const kind of KINDS) {
-    counts[kind] = (await runtime.client.list(kind, { 'berth:service': 'hello', 'berth:env': 'local' })).length;
+    counts[kind] = (
+      await runtime.client.list(kind, { 'berth:service': 'hello', 'berth:env': 'local' })
+    ).length;
   }
   return counts;
 }
@@ -29,18 +31,49 @@ const leftovers: Record<string, (runtime: TestRuntime) => Promise<void>> = {
       cwd: HELLO,
       env: { GREETING: 'stale' },
       replicas: 1,
-      health: { path: '/healthz', intervalMs: 2000, timeoutMs: 1000, healthyThreshold: 1, unhealthyThreshold: 3 },
+      health: {
+        path: '/healthz',
+        intervalMs: 2000,
+        timeoutMs: 1000,
+        healthyThreshold: 1,
+        unhealthyThreshold: 3,
+      },
       tags: TAGS,
     });
   },
   route: async ({ client }) => {
-    await client.create('routes', { host: HOST, serviceId: 'svc-gone', tags: TAGS });
+    // A stale route that sends the host to some other service.
+    const [existing] = await client.list('services', { owner: 'someone-else' });
+    const other =
+      existing ??
+      (await client.create('services', {
+        name: 'someone-elses-app',
+        command: ['node', 'server.js'],
+        cwd: HELLO,
+        env: { GREETING: 'wrong service' },
+        replicas: 1,
+        health: {
+          path: '/healthz',
+          intervalMs: 2000,
+          timeoutMs: 1000,
+          healthyThreshold: 1,
+          unhealthyThreshold: 3,
+        },
+        tags: { owner: 'someone-else' },
+      }));
+    await client.create('routes', { host: HOST, serviceId: other.id, tags: TAGS });
   },
   dns: async ({ client, info }) => {
     await client.create('dns', { name: HOST, type: 'CNAME', target: info.proxyHost, tags: TAGS });
   },
   healthcheck: async ({ client }) => {
-    await client.create('healthchecks', { host: HOST, path: '/old', intervalMs: 5000, failureThreshold: 3, tags: TAGS });
+    await client.create('healthchecks', {
+      host: HOST,
+      path: '/old',
+      intervalMs: 5000,
+      failureThreshold: 3,
+      tags: TAGS,
+    });
   },
 };
 
@@ -69,6 +102,10 @@ describe('deploy converges over leftovers', () => {
       expect(response.body).toMatch(/^hello from/);
       const [check] = await runtime.client.list('healthchecks', { 'berth:service': 'hello' });
       expect(check!.path).toBe('/healthz');
+      // What berth does not own is never touched.
+      expect((await runtime.client.list('services', { owner: 'someone-else' })).length).toBe(
+        kinds.includes('route') ? 1 : 0,
+      );
     },
   );
 });
@@ -84,7 +121,7 @@ describe('delete converges from any state', () => {
     await runtime.stop();
   });
 
-  it.each(KINDS)('succeeds when its %s was already removed behind berth\'s back', async (kind) => {
+  it.each(KINDS)("succeeds when its %s was already removed behind berth's back", async (kind) => {
     for (const resource of await runtime.client.list(kind, { 'berth:service': 'hello' })) {
       expect(await runtime.client.remove(kind, resource.id)).toBe(true);
     }

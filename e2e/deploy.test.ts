@@ -29,7 +29,9 @@ describe('deploy, redeploy and rollback on the local runtime', () => {
   });
 
   it('deploys a service that answers at its hostname, shows each step, and reports it healthy', async () => {
-    const deploy = await runCli(['deploy', join(EXAMPLES, 'hello'), '--env', 'local'], { dataDir: runtime.dataDir });
+    const deploy = await runCli(['deploy', join(EXAMPLES, 'hello'), '--env', 'local'], {
+      dataDir: runtime.dataDir,
+    });
     expect(deploy.stderr).toContain('[local]');
     for (const step of ['ensure compute', 'wait until healthy', 'switch traffic', 'ensure dns', 'record']) {
       expect(deploy.stderr).toContain(`✓ ${step}`);
@@ -46,11 +48,18 @@ describe('deploy, redeploy and rollback on the local runtime', () => {
     }
     expect(replicas.size).toBe(2);
 
-    const status = await runCli(['status', 'hello', '--env', 'local', '--json'], { dataDir: runtime.dataDir });
+    const status = await runCli(['status', 'hello', '--env', 'local', '--json'], {
+      dataDir: runtime.dataDir,
+    });
     expect(status.code, status.stderr).toBe(0);
     const [hello] = JSON.parse(status.stdout);
     expect(hello).toMatchObject({ name: 'hello', health: 'Healthy', sync: 'InSync', revision: 1 });
-    expect(hello.resources.map((r: { kind: string }) => r.kind).sort()).toEqual(['compute', 'dns', 'healthcheck', 'route']);
+    expect(hello.resources.map((r: { kind: string }) => r.kind).sort()).toEqual([
+      'compute',
+      'dns',
+      'healthcheck',
+      'route',
+    ]);
   });
 
   it('redeploys a changed environment variable with no failed request, then rolls back', async () => {
@@ -87,7 +96,9 @@ describe('deploy, redeploy and rollback on the local runtime', () => {
     expect(rollback.stdout).toContain('revision 3 is live');
     expect((await runtime.request(HOST, '/')).body).toMatch(/^hello from/);
 
-    const history = await runCli(['history', 'hello', '--env', 'local', '--json'], { dataDir: runtime.dataDir });
+    const history = await runCli(['history', 'hello', '--env', 'local', '--json'], {
+      dataDir: runtime.dataDir,
+    });
     const { revisions, operations } = JSON.parse(history.stdout);
     expect(revisions[0]).toMatchObject({ number: 3, origin: { kind: 'rollback', from: 1 } });
     expect(operations.map((o: { kind: string; status: string }) => `${o.kind}:${o.status}`)).toEqual([
@@ -112,7 +123,10 @@ describe('deploy, redeploy and rollback on the local runtime', () => {
   });
 
   it('events --follow shows the steps of a deploy as they happen', async () => {
-    expect((await runCli(['deploy', join(EXAMPLES, 'hello'), '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
+    expect(
+      (await runCli(['deploy', join(EXAMPLES, 'hello'), '--env', 'local'], { dataDir: runtime.dataDir }))
+        .code,
+    ).toBe(0);
     const follow = spawnCli(['events', 'hello', '--env', 'local', '--follow'], { dataDir: runtime.dataDir });
     try {
       const dir = helloCopy();
