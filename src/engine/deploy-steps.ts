@@ -12,16 +12,17 @@ import { syncInventory } from './inventory.js';
 
 /** The fields of a compute that change in place; any other difference means new replicas. */
 const IN_PLACE_FIELDS = new Set(['replicas']);
-const POLL_MS = 50;
+// Readiness is a cheap loopback call; polling often keeps a deploy close to the replicas' own start time.
+const POLL_MS = 10;
 
 export const DEPLOY_STEP_NAMES = [
   'validate',
   'check identity',
   'ensure compute',
-  'wait until healthy',
-  'switch traffic',
   'ensure dns',
   'ensure health check',
+  'wait until healthy',
+  'switch traffic',
   'retire old compute',
   'record',
 ] as const;
@@ -133,6 +134,10 @@ export function deploySteps(
         }
       },
     },
+    // DNS and the health check do not send traffic anywhere, so they are made while the new
+    // replicas start (on AWS, Route 53 propagation then overlaps the tasks' start).
+    ensure('ensure dns', 'dns'),
+    ensure('ensure health check', 'healthcheck'),
     {
       name: 'wait until healthy',
       deadlineMs: options.healthDeadlineMs + 10_000,
@@ -162,8 +167,6 @@ export function deploySteps(
       },
     },
     ensure('switch traffic', 'route'),
-    ensure('ensure dns', 'dns'),
-    ensure('ensure health check', 'healthcheck'),
     {
       name: 'retire old compute',
       deadlineMs: 30_000,

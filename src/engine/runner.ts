@@ -72,7 +72,7 @@ export class OperationRunner {
         code: 'operation_active',
       });
     }
-    let op = claimed;
+    const op = claimed;
     const base = { env: op.env, service: op.service, operationId: op.id };
     const interrupted = op.steps.find((step) => step.status === 'running');
     if (interrupted || op.steps.some((step) => step.status === 'succeeded')) {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { sleep } from '../core/clock.js';
@@ -7,7 +7,7 @@ import { TransientError, UserError } from '../core/errors.js';
 import { RuntimeClient } from './client.js';
 import { isProcessAlive, readFileOrNull } from './files.js';
 import { runtimePaths } from './paths.js';
-import { readDiscovery } from './server.js';
+import { readDiscovery } from './discovery.js';
 
 const START_TIMEOUT_MS = 10_000;
 const LOCK_STALE_MS = 15_000;
@@ -33,8 +33,9 @@ export async function connectRuntime(dataDir: string): Promise<RuntimeClient | n
   return new RuntimeClient({ url: discovery.consoleUrl, token });
 }
 
-function logTail(path: string): string[] {
-  const text = readFileOrNull(path) ?? '';
+/** The last lines the runtime wrote since `fromByte` (this start attempt only). */
+function logTail(path: string, fromByte: number): string[] {
+  const text = (readFileOrNull(path) ?? '').slice(fromByte);
   return text.trimEnd().split('\n').slice(-8);
 }
 
@@ -86,6 +87,7 @@ export async function ensureRuntime(
     const again = await connectRuntime(dataDir);
     if (again) return again;
     const logFd = openSync(paths.log, 'a');
+    const logStart = fstatSync(logFd).size;
     const args = [join(PACKAGE_ROOT, 'bin', 'berth.js'), 'runtime', 'serve', '--data-dir', dataDir];
     const child = spawn(process.execPath, args, {
       detached: true,
@@ -114,7 +116,7 @@ export async function ensureRuntime(
         ? `the local runtime exited while starting (${exited})`
         : `the local runtime did not answer within ${START_TIMEOUT_MS / 1000} s`,
       {
-        details: logTail(paths.log),
+        details: logTail(paths.log, logStart),
         hint: `see ${paths.log}; try \`berth runtime serve --data-dir ${dataDir}\` in the foreground`,
         exitCode: 4,
         code: 'runtime_unreachable',

@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import type { ReplicaHealthConfig } from './types.js';
 
 /** While a replica is starting it is probed this often, so a deploy is not slowed by the interval. */
-export const STARTING_PROBE_MS = 25;
+export const STARTING_PROBE_MS = 10;
 
 export type ProbeState = 'starting' | 'healthy' | 'unhealthy';
 

@@ -6,6 +6,7 @@ import { buildConsole } from './console.js';
 import { isProcessAlive, readFileOrNull, writeFileAtomic } from './files.js';
 import { HealthCheckRunner } from './healthcheck-runner.js';
 import { runtimePaths, type RuntimePaths } from './paths.js';
+import { pingRuntime, readDiscovery } from './discovery.js';
 import { RuntimeProxy } from './proxy.js';
 import { RuntimeStore } from './store.js';
 import { Supervisor } from './supervisor.js';
@@ -45,26 +46,6 @@ export function ensureToken(paths: RuntimePaths): string {
     throw new UserError(`cannot write the runtime console token ${paths.token}`, { cause: error });
   }
   return token;
-}
-
-export function readDiscovery(paths: RuntimePaths): RuntimeDiscovery | null {
-  const raw = readFileOrNull(paths.discovery);
-  if (!raw) return null;
-  try {
-    return JSON.parse(raw) as RuntimeDiscovery;
-  } catch {
-    return null;
-  }
-}
-
-export async function pingRuntime(consoleUrl: string, timeoutMs = 1000): Promise<boolean> {
-  try {
-    const res = await fetch(new URL('/v1/ping', consoleUrl), { signal: AbortSignal.timeout(timeoutMs) });
-    await res.body?.cancel();
-    return res.ok;
-  } catch {
-    return false;
-  }
 }
 
 function resolveProxyPort(flag: number | undefined): number {

@@ -57,7 +57,11 @@ export const deleteCommand: CommandSpec = {
           p.kind,
           p.providerId,
           p.name,
-          p.source === 'inventory' ? 'berth record only' : 'by tag',
+          p.source === 'inventory'
+            ? 'berth record only'
+            : p.source === 'both'
+              ? 'by tag and record'
+              : 'by tag only',
         ]),
       );
       if (options.dryRun) {

@@ -4,7 +4,7 @@ import type { RuntimeClient } from '../../runtime/client.js';
 import { isProcessAlive } from '../../runtime/files.js';
 import { connectRuntime } from '../../runtime/launcher.js';
 import { runtimePaths } from '../../runtime/paths.js';
-import { readDiscovery, serveRuntime } from '../../runtime/server.js';
+import { readDiscovery } from '../../runtime/discovery.js';
 import {
   RUNTIME_ID_PREFIX,
   RUNTIME_KINDS,
@@ -107,6 +107,8 @@ const serve: CommandSpec = {
     { flags: '--console-port <port>', description: 'console port (default: any free port)' },
   ],
   run: async (input) => {
+    // Loaded only here: the server (and its HTTP framework) is not needed by any other command.
+    const { serveRuntime } = await import('../../runtime/server.js');
     const server = await serveRuntime({
       dataDir: input.globals.dataDir,
       proxyPort: parsePort(input.options.proxyPort, '--proxy-port'),
