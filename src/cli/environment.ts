@@ -1,10 +1,10 @@
 import { RefusedError, UserError } from '../core/errors.js';
 import { Engine } from '../engine/engine.js';
-import { createLocalProvider } from '../providers/local/index.js';
+import { createProvider } from '../providers/index.js';
 import type { Provider, VerifiedIdentity } from '../providers/provider.js';
 import { formatDiagnostics, loadBerthConfig, resolveEnvironment } from '../spec/index.js';
 import type { BerthConfig, EnvironmentConfig } from '../spec/types.js';
-import { SqliteStateStore, defaultStatePath } from '../state/sqlite/store.js';
+import { openStateStore } from '../state/index.js';
 import type { EventRecord, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './globals.js';
 import type { Io } from './io.js';
@@ -60,20 +60,13 @@ export async function openEnvironment(
 ): Promise<OpenEnvironment> {
   const config = options.config ?? (await loadConfig(globals));
   const env = chooseEnvironment(config, globals, options.mutating);
-  if (env.provider !== 'local') {
-    throw new UserError(
-      `environment ${env.name} uses the ${env.provider} provider, which this build cannot drive yet`,
-      {
-        hint: 'use an environment with provider: local',
-      },
-    );
-  }
-  const provider = await createLocalProvider(globals.dataDir, {
+  const provider = await createProvider(env, {
+    dataDir: globals.dataDir,
     onRuntimeStart: (message) => io.err(io.color.dim(message)),
   });
   const identity = await provider.identity();
   if (options.banner !== false) io.err(renderBanner(io, env, identity));
-  const store = SqliteStateStore.open(defaultStatePath(globals.dataDir));
+  const store = await openStateStore(env, globals.dataDir);
   return {
     config,
     env,
