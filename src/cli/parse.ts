@@ -18,3 +18,19 @@ export function parsePositiveInt(value: unknown, flag: string): number {
   }
   return number;
 }
+
+const RELATIVE = /^(\d+(?:\.\d+)?)(s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A point in time from a flag: an ISO 8601 time, `now`, or an age such as `30m`, `2h`, `1d` (that long ago). */
+export function parseTime(value: unknown, flag: string, now = Date.now()): string {
+  const text = String(value).trim();
+  if (text === 'now') return new Date(now).toISOString();
+  const relative = RELATIVE.exec(text);
+  if (relative) return new Date(now - Number(relative[1]) * UNIT_MS[relative[2]!]!).toISOString();
+  const parsed = Date.parse(text);
+  if (!Number.isNaN(parsed) && /^\d{4}-\d{2}-\d{2}/.test(text)) return new Date(parsed).toISOString();
+  throw new UserError(
+    `${flag} must be a time like 2026-11-26T09:30:00Z, "now", or an age like 30m, 2h or 1d; got "${text}"`,
+  );
+}

@@ -1,4 +1,4 @@
-import type { Provider } from '../providers/provider.js';
+import type { Provider, VerifiedIdentity } from '../providers/provider.js';
 import type { EnvironmentConfig } from '../spec/types.js';
 import type { StateStore } from '../state/store.js';
 import type { Clock } from '../core/clock.js';
@@ -14,10 +14,12 @@ export interface ServiceContext {
 }
 
 /**
- * Refuses to act when the provider reports another identity than the environment declares (the
- * outage began with production credentials in a terminal that looked like staging).
+ * The identity the provider reports, refused when it is not the one the environment declares
+ * (the outage began with production credentials in a terminal that looked like staging).
  */
-export async function verifyIdentity(context: Pick<ServiceContext, 'provider' | 'env'>): Promise<string> {
+export async function checkIdentity(
+  context: Pick<ServiceContext, 'provider' | 'env'>,
+): Promise<VerifiedIdentity> {
   const identity = await context.provider.identity();
   const declared = context.env.identity;
   if (declared && declared !== identity.id) {
@@ -29,5 +31,11 @@ export async function verifyIdentity(context: Pick<ServiceContext, 'provider' | 
       },
     );
   }
-  return `${identity.description}${declared ? ' (matches the environment)' : ''}`;
+  return identity;
+}
+
+/** The identity check as a step: its message names the verified identity. */
+export async function verifyIdentity(context: Pick<ServiceContext, 'provider' | 'env'>): Promise<string> {
+  const identity = await checkIdentity(context);
+  return `${identity.description}${context.env.identity ? ' (matches the environment)' : ''}`;
 }

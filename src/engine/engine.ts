@@ -17,6 +17,8 @@ import type { ServiceContext } from './context.js';
 import { DELETE_STEP_NAMES, deleteSteps, plannedRemovals, type PlannedRemoval } from './delete-steps.js';
 import { DEPLOY_STEP_NAMES, deploySteps } from './deploy-steps.js';
 import { newOwner, ownerMayBeAlive } from './owner.js';
+import { audited, directActor, requireConfirmation, type Actor } from './guard.js';
+import { checkIdentity } from './context.js';
 import { OperationRunner } from './runner.js';
 import { pendingSteps, type StepDefinition } from './steps.js';
 import { environmentStatus, type ServiceStatus } from './status.js';
@@ -31,6 +33,8 @@ export interface EngineOptions {
   owner?: string;
   /** Every event, as soon as it is stored (progress rendering, live streams). */
   onEvent?: (event: EventRecord) => void;
+  /** Who asks; recorded in the audit trail. Default: the OS user, direct mode. */
+  actor?: Actor;
 }
 
 export interface DeployRequest {
@@ -38,6 +42,8 @@ export interface DeployRequest {
   noRollback?: boolean;
   /** How long new replicas may take to become healthy. Default 60 s. */
   healthDeadlineMs?: number;
+  /** The environment's name, required for destructive changes (scale to 0, rollback) in a protected one. */
+  confirm?: string;
 }
 
 export interface OperationOutcome {
@@ -62,9 +68,12 @@ export function specHash(spec: ServiceSpec): string {
 export class Engine {
   private readonly clock: Clock;
   private readonly runner: OperationRunner;
+  private readonly actor: Actor;
+  private identityId: string | null = null;
 
   constructor(private readonly options: EngineOptions) {
     this.clock = options.clock ?? systemClock;
+    this.actor = options.actor ?? directActor();
     this.runner = new OperationRunner({
       store: options.store,
       clock: this.clock,
@@ -88,14 +97,36 @@ export class Engine {
 
   /** Applies a spec: records a revision (when it changed) and converges the world on it. */
   async deploy(spec: ServiceSpec, request: DeployRequest = {}): Promise<OperationOutcome> {
-    const resumed = await this.finishInterrupted(spec.name);
-    await this.ensureServiceRecord(spec.name);
-    const revision = await this.revisionFor(spec);
-    return this.runConverge(spec.name, 'deploy', revision, request, resumed);
+    return this.mutation(
+      'deploy',
+      spec.name,
+      { replicas: spec.replicas, noRollback: Boolean(request.noRollback) },
+      async () => {
+        const current = await this.currentSpec(spec.name);
+        if (spec.replicas === 0 && current && current.replicas > 0) {
+          requireConfirmation(this.options.env, request.confirm, `scale ${spec.name} to 0 replicas`);
+        }
+        const resumed = await this.finishInterrupted(spec.name);
+        await this.ensureServiceRecord(spec.name);
+        const revision = await this.revisionFor(spec);
+        return this.runConverge(spec.name, 'deploy', revision, request, resumed);
+      },
+    );
   }
 
   /** Deploys an earlier revision as a new one (default: the one before the current). */
   async rollback(service: string, to?: number, request: DeployRequest = {}): Promise<OperationOutcome> {
+    return this.mutation('rollback', service, { to: to ?? null }, async () => {
+      requireConfirmation(this.options.env, request.confirm, `roll back ${service}`);
+      return this.rollbackNow(service, to, request);
+    });
+  }
+
+  private async rollbackNow(
+    service: string,
+    to: number | undefined,
+    request: DeployRequest,
+  ): Promise<OperationOutcome> {
     const resumed = await this.finishInterrupted(service);
     const record = await this.requireService(service);
     const revisions = await this.store.listRevisions(this.envName, service);
@@ -130,12 +161,51 @@ export class Engine {
     );
   }
 
+  /**
+   * Redeploys a deleted service exactly as it was: the revision its last delete removed, within
+   * `windowMs` (default 24 h) of that delete.
+   */
+  async restore(service: string, windowMs = 24 * 3600_000): Promise<OperationOutcome> {
+    return this.mutation('restore', service, { windowMs }, async () => {
+      const resumed = await this.finishInterrupted(service);
+      if (await this.store.getService(this.envName, service)) {
+        throw new UserError(`${service} exists in ${this.envName}: there is nothing to restore`, {
+          hint: `to return to an earlier revision use: berth rollback ${service} --env ${this.envName}`,
+        });
+      }
+      const deleted = (await this.store.listOperations(this.envName, service, 50)).find(
+        (op) => op.kind === 'delete' && op.status === 'succeeded' && op.revision !== null,
+      );
+      if (!deleted?.finishedAt || deleted.revision === null) {
+        throw new NotFoundError(`berth has no record of a deleted service "${service}" in ${this.envName}`);
+      }
+      const age = this.clock.now() - Date.parse(deleted.finishedAt);
+      if (age > windowMs) {
+        throw new UserError(
+          `${service} was deleted ${Math.round(age / 3600_000)} h ago, outside the restore window of ${Math.round(windowMs / 3600_000)} h`,
+          { hint: `deploy it again from its berth.yaml, or pass a longer --window` },
+        );
+      }
+      const revision = await this.store.getRevision(this.envName, service, deleted.revision);
+      if (!revision) throw new NotFoundError(`revision ${deleted.revision} of ${service} is gone`);
+      await this.ensureServiceRecord(service);
+      return this.runConverge(service, 'deploy', revision, { noRollback: true }, resumed);
+    });
+  }
+
   /** What delete would remove, found by tag and in berth's inventory. */
   async previewDelete(service: string): Promise<PlannedRemoval[]> {
     return plannedRemovals(this.context(service));
   }
 
-  async delete(service: string): Promise<OperationOutcome> {
+  async delete(service: string, request: { confirm?: string } = {}): Promise<OperationOutcome> {
+    return this.mutation('delete', service, {}, async () => {
+      requireConfirmation(this.options.env, request.confirm, `delete ${service}`);
+      return this.deleteNow(service);
+    });
+  }
+
+  private async deleteNow(service: string): Promise<OperationOutcome> {
     const resumed = await this.finishInterrupted(service);
     // An interrupted delete that now finished is the delete that was asked for.
     if (resumed?.kind === 'delete' && resumed.status === 'succeeded') {
@@ -174,6 +244,21 @@ export class Engine {
    * finished as cancelled here; otherwise this waits (up to `waitMs`) for its runner to stop.
    */
   async cancel(service: string, waitMs = 30_000): Promise<OperationRecord> {
+    return audited(
+      this.store,
+      {
+        actor: this.actor,
+        env: this.envName,
+        identity: () => this.identityId,
+        action: 'cancel',
+        args: { service },
+      },
+      () => this.cancelNow(service, waitMs),
+      (operation) => `${operation.kind} ${operation.id} ${operation.status}`,
+    );
+  }
+
+  private async cancelNow(service: string, waitMs: number): Promise<OperationRecord> {
     const active = await this.store.getActiveOperation(this.envName, service);
     if (!active) {
       throw new UserError(`${service} in ${this.envName} has no active operation to cancel`, {
@@ -278,6 +363,56 @@ export class Engine {
       steps: pendingSteps([...DEPLOY_STEP_NAMES]),
     });
     return this.runner.run(operation, this.stepsFor(operation));
+  }
+
+  /**
+   * Every mutation: verify the identity first (refused, exit 3, when it is not the declared one),
+   * record a refusal as an event, and record the audit entry whatever the result.
+   */
+  private mutation(
+    action: string,
+    service: string,
+    args: Record<string, unknown>,
+    work: () => Promise<OperationOutcome>,
+  ): Promise<OperationOutcome> {
+    return audited(
+      this.store,
+      {
+        actor: this.actor,
+        env: this.envName,
+        identity: () => this.identityId,
+        action,
+        args: { service, ...args },
+      },
+      async () => {
+        try {
+          const identity = await checkIdentity({ provider: this.options.provider, env: this.options.env });
+          this.identityId = identity.id;
+          return await work();
+        } catch (error) {
+          if (error instanceof RefusedError) {
+            await this.runner.emit({
+              env: this.envName,
+              service,
+              operationId: null,
+              type: 'refused',
+              message: `${action} refused: ${error.message}`,
+              data: { action, actor: this.actor.name, interface: this.actor.interface },
+            });
+          }
+          throw error;
+        }
+      },
+      ({ operation, rollback }) =>
+        `${operation.kind} ${operation.id} ${operation.status}` +
+        (rollback ? `; returned to revision ${rollback.revision}: ${rollback.status}` : ''),
+    );
+  }
+
+  private async currentSpec(service: string): Promise<ServiceSpec | null> {
+    const record = await this.store.getService(this.envName, service);
+    if (!record?.currentRevision) return null;
+    return (await this.store.getRevision(this.envName, service, record.currentRevision))?.spec ?? null;
   }
 
   private async revisionFor(spec: ServiceSpec): Promise<RevisionRecord> {

@@ -4,6 +4,7 @@ import { readSpec } from '../spec-input.js';
 import { progressRenderer } from '../render/progress.js';
 import { printJson } from '../output.js';
 import { parseSeconds } from '../parse.js';
+import { askConfirmation } from '../confirm.js';
 
 export const deployCommand: CommandSpec = {
   name: 'deploy [path]',
@@ -15,6 +16,10 @@ export const deployCommand: CommandSpec = {
       description: 'how long new replicas may take to become healthy',
       defaultValue: '60',
     },
+    {
+      flags: '--confirm <env>',
+      description: 'the environment name, to scale to 0 in a protected environment',
+    },
   ],
   help: 'Examples:\n  berth deploy examples/hello --env local\n  berth deploy . --env staging --no-rollback',
   async run({ args, options, globals, io }) {
@@ -23,9 +28,14 @@ export const deployCommand: CommandSpec = {
     const spec = await readSpec(args[0], env, config, io);
     const healthDeadlineMs = parseSeconds(options.healthTimeout, '--health-timeout') * 1000;
     return withEnvironment(globals, io, { mutating: true, config }, async ({ engine }) => {
+      const confirm =
+        spec.replicas === 0
+          ? await askConfirmation(env, options.confirm, io, `scale ${spec.name} to 0`)
+          : undefined;
       const outcome = await engine(progressRenderer(io)).deploy(spec, {
         noRollback: options.rollback === false,
         healthDeadlineMs,
+        confirm,
       });
       const { operation, rollback } = outcome;
       const ok = operation.status === 'succeeded';

@@ -11,6 +11,10 @@ import { deleteCommand } from './delete.js';
 import { envCommand } from './env.js';
 import { whoamiCommand } from './whoami.js';
 import { demoCommand } from './demo.js';
+import { auditCommand } from './audit.js';
+import { timelineCommand } from './timeline.js';
+import { restoreCommand } from './restore.js';
+import { promptCommand } from './prompt.js';
 import { runtimeCommand } from './runtime.js';
 
 /** Every command berth has, registered in one place. */
@@ -27,5 +31,9 @@ export const COMMANDS: CommandSpec[] = [
   envCommand,
   whoamiCommand,
   demoCommand,
+  auditCommand,
+  timelineCommand,
+  restoreCommand,
+  promptCommand,
   runtimeCommand,
 ];

@@ -3,17 +3,23 @@ import { withEnvironment } from '../environment.js';
 import { printJson } from '../output.js';
 import { parsePositiveInt } from '../parse.js';
 import { progressRenderer } from '../render/progress.js';
+import { askConfirmation } from '../confirm.js';
 
 export const rollbackCommand: CommandSpec = {
   name: 'rollback <service>',
   summary: 'deploy an earlier revision again, as a new revision (default: the one before the current)',
-  options: [{ flags: '--to <revision>', description: 'the revision number to return to' }],
+  options: [
+    { flags: '--to <revision>', description: 'the revision number to return to' },
+    { flags: '--confirm <env>', description: 'the environment name, required in a protected environment' },
+  ],
   async run({ args, options, globals, io }) {
     const service = args[0]!;
     const to = options.to === undefined ? undefined : parsePositiveInt(options.to, '--to');
     return withEnvironment(globals, io, { mutating: true }, async ({ engine, env }) => {
+      const confirm = await askConfirmation(env, options.confirm, io, `roll back ${service}`);
       const { operation, urls } = await engine(progressRenderer(io)).rollback(service, to, {
         noRollback: true,
+        confirm,
       });
       if (globals.json) printJson(io, { service, env: env.name, status: operation.status, operation, urls });
       else if (operation.status === 'succeeded')

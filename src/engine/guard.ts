@@ -1,0 +1,73 @@
+import { userInfo } from 'node:os';
+import { RefusedError, errorMessage, isUserError } from '../core/errors.js';
+import type { EnvironmentConfig } from '../spec/types.js';
+import type { StateStore } from '../state/store.js';
+
+/** Who asks for a change, and through which door: recorded in every audit entry. */
+export interface Actor {
+  /** A token's name (API) or the OS user (direct mode). */
+  name: string;
+  interface: 'api' | 'direct';
+}
+
+export function directActor(): Actor {
+  let name = 'unknown';
+  try {
+    name = userInfo().username;
+  } catch {
+    // no passwd entry (some containers): keep 'unknown'
+  }
+  return { name, interface: 'direct' };
+}
+
+/**
+ * In a protected environment destruction is deliberate: the caller must name the environment
+ * (`--confirm <env>` or a typed prompt in the CLI, `confirm` in the API). `--yes` is not enough.
+ */
+export function requireConfirmation(env: EnvironmentConfig, confirm: string | undefined, what: string): void {
+  if (!env.protected) return;
+  if (confirm === env.name) return;
+  throw new RefusedError(
+    confirm === undefined
+      ? `${env.name} is protected: to ${what} there, confirm with the environment's name`
+      : `the confirmation "${confirm}" does not match the environment ${env.name}`,
+    { code: 'confirmation_required', hint: `pass --confirm ${env.name} (or type ${env.name} when asked)` },
+  );
+}
+
+/**
+ * Runs a mutation and records an audit entry whatever happens: who, through which interface,
+ * where, with which verified identity, what, with which arguments, and the result.
+ */
+export async function audited<T>(
+  store: StateStore,
+  entry: {
+    actor: Actor;
+    env: string;
+    identity: () => string | null;
+    action: string;
+    args: Record<string, unknown>;
+  },
+  work: () => Promise<T>,
+  describe: (value: T) => string,
+): Promise<T> {
+  const record = (result: string) =>
+    store.appendAudit({
+      actor: entry.actor.name,
+      interface: entry.actor.interface,
+      env: entry.env,
+      identity: entry.identity(),
+      action: entry.action,
+      args: entry.args,
+      result,
+    });
+  try {
+    const value = await work();
+    await record(describe(value));
+    return value;
+  } catch (error) {
+    const kind = error instanceof RefusedError ? 'refused' : isUserError(error) ? 'rejected' : 'error';
+    await record(`${kind}: ${errorMessage(error)}`).catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,102 @@
+import type { AuditRecord, EventRecord, StateStore } from '../state/store.js';
+
+/** One line of an incident timeline, like the Timeline section of a postmortem. */
+export interface TimelineEntry {
+  /** ISO time, UTC. */
+  time: string;
+  service: string | null;
+  source: 'event' | 'audit';
+  description: string;
+  /** Where an outage of `service` began or ended, judged from health events. */
+  marker: 'outage-began' | 'outage-ended' | null;
+}
+
+/** Events worth a line: the start and end of operations, failures, refusals, drift and health. */
+const NOTABLE =
+  /^(operation\.(started|resumed|succeeded|failed|cancelled|fenced)|step\.failed|rollback\.|refused|drift\.|health\.|orphan)/;
+/** A service stopped serving: its compute, route or DNS went missing or unhealthy. */
+const OUTAGE_BEGINS = /^(health\.(down|degraded|missing)|drift\.seen)$/;
+const OUTAGE_ENDS = /^(health\.(up|restored|healthy)|drift\.repaired)$/;
+
+function servingDrift(event: EventRecord): boolean {
+  if (event.type.startsWith('health.')) return true;
+  const kind = String(event.data?.kind ?? '');
+  const state = String(event.data?.state ?? event.data?.drift ?? '');
+  return ['compute', 'route', 'dns'].includes(kind) && ['missing', 'unhealthy'].includes(state);
+}
+
+function auditLine(entry: AuditRecord): string {
+  const service = typeof entry.args.service === 'string' ? ` ${entry.args.service}` : '';
+  const via = entry.interface === 'api' ? 'through the API' : 'directly (CLI)';
+  const identity = entry.identity ? ` as ${entry.identity}` : '';
+  return `${entry.actor} asked for ${entry.action}${service} ${via}${identity}: ${entry.result}`;
+}
+
+/** Events and audit entries of an environment in a window, oldest first, with outage markers. */
+export async function buildTimeline(
+  store: StateStore,
+  env: string,
+  window: { since: string; until: string },
+): Promise<TimelineEntry[]> {
+  const [events, audit] = await Promise.all([
+    store.listEvents({ env, since: window.since, until: window.until }),
+    store.listAudit({ env, since: window.since, until: window.until }),
+  ]);
+  const down = new Set<string>();
+  const entries: TimelineEntry[] = [];
+  for (const event of events) {
+    if (!NOTABLE.test(event.type)) continue;
+    const key = event.service ?? '';
+    let marker: TimelineEntry['marker'] = null;
+    if (OUTAGE_BEGINS.test(event.type) && servingDrift(event) && !down.has(key)) {
+      down.add(key);
+      marker = 'outage-began';
+    } else if (OUTAGE_ENDS.test(event.type) && down.has(key)) {
+      down.delete(key);
+      marker = 'outage-ended';
+    }
+    const where = event.service ? `${event.service}: ` : '';
+    entries.push({
+      time: event.time,
+      service: event.service,
+      source: 'event',
+      description: `${where}${event.message}`,
+      marker,
+    });
+  }
+  for (const entry of audit) {
+    const service = typeof entry.args.service === 'string' ? entry.args.service : null;
+    entries.push({ time: entry.time, service, source: 'audit', description: auditLine(entry), marker: null });
+  }
+  return entries.sort((a, b) => a.time.localeCompare(b.time));
+}
+
+function cell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+}
+
+/** The timeline as a Markdown table of UTC times and plain descriptions. */
+export function timelineMarkdown(
+  env: string,
+  window: { since: string; until: string },
+  entries: TimelineEntry[],
+): string {
+  const lines = [
+    `## Timeline: ${env}, ${window.since} to ${window.until} (UTC)`,
+    '',
+    '| Time (UTC) | Event |',
+    '| --- | --- |',
+  ];
+  for (const entry of entries) {
+    const time = entry.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    const mark =
+      entry.marker === 'outage-began'
+        ? '**OUTAGE BEGINS** '
+        : entry.marker === 'outage-ended'
+          ? '**OUTAGE ENDS** '
+          : '';
+    lines.push(`| ${time} | ${mark}${cell(entry.description)} |`);
+  }
+  if (entries.length === 0) lines.push('| - | nothing happened in this window |');
+  return lines.join('\n');
+}
