@@ -57,7 +57,7 @@ export interface NormalizeOptions {
 /**
  * Validates a parsed berth.yaml and resolves it for `opts.env`. Defaults: port 8080, replicas 1,
  * health { path "/", interval 2s, timeout 1s, healthyThreshold 1, unhealthyThreshold 3 },
- * domains [], env {}, protection.deletion false, drift `opts.defaults.drift` else "heal",
+ * domains [], env {}, protection.deletion false (true for the control plane's own service, `berth`), drift `opts.defaults.drift` else "heal",
  * run.cwd = baseDir. Overrides replace fields, except health (merged field by field) and
  * env (merged key by key). Returns all diagnostics; `config` only when none is an error.
  */
@@ -96,6 +96,12 @@ export function normalizeServiceSpec(raw: unknown, opts: NormalizeOptions): Norm
   return { config: resolve(parsed.data, opts), diagnostics: all };
 }
 
+/**
+ * The service that runs berth's own control plane. Deleting it is what began the outage berth is
+ * built against, so its deletion protection is on unless its berth.yaml turns it off.
+ */
+export const CONTROL_PLANE_SERVICE = 'berth';
+
 function resolve(file: ServiceFile, opts: NormalizeOptions): ServiceSpec {
   const override = (file.environments && own(file.environments, opts.env)) ?? {};
   const run = override.run ?? file.run;
@@ -107,7 +113,10 @@ function resolve(file: ServiceFile, opts: NormalizeOptions): ServiceSpec {
     health: { ...DEFAULT_HEALTH, ...healthFields(file.health), ...healthFields(override.health) },
     domains: [...(override.domains ?? file.domains ?? [])],
     env: { ...file.env, ...override.env },
-    protection: { deletion: override.protection?.deletion ?? file.protection?.deletion ?? false },
+    protection: {
+      deletion:
+        override.protection?.deletion ?? file.protection?.deletion ?? file.name === CONTROL_PLANE_SERVICE,
+    },
     drift: override.drift ?? file.drift ?? opts.defaults?.drift ?? 'heal',
   };
   if (run) spec.run = { command: [...run.command], cwd: path.resolve(opts.baseDir, run.cwd ?? '.') };
