@@ -1,6 +1,10 @@
 // Proxy benchmark: examples/hello with 1 replica, measured directly and through the local runtime's
-// proxy with autocannon, at concurrency 1 and 32. Loopback only; every process it starts is stopped.
-//   npm run bench:proxy            (BENCH_SECONDS=5 by default)
+// proxy at concurrency 1 and 32, with the same load generator for both: wrk when it is installed
+// (C, 1 thread, pinned to the last CPU with taskset: it takes far less CPU from the replica and the
+// proxy than autocannon does), else autocannon (in this Node process). Loopback only; every process
+// it starts is stopped.
+//   npm run bench:proxy   (BENCH_SECONDS=5, BENCH_ROUNDS=3; BENCH_GENERATOR=wrk|autocannon;
+//                          BENCH_PIN=0 to not pin wrk; BENCH_RUNTIME_NODE_ARGS for the runtime's node)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -9,14 +13,17 @@ import { fileURLToPath } from 'node:url';
 import { get } from 'node:http';
 import { setTimeout } from 'node:timers';
 
-/* global fetch */
-
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 const HOST = 'hello.bench.localhost';
 const GOAL_RATIO = 0.6;
 const GOAL_ADDED_MS = 0.3;
 
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const dataDir = mkdtempSync(join(tmpdir(), 'berth-bench-'));
 let runtime = null;
@@ -39,7 +46,17 @@ async function cleanup() {
 async function startRuntime() {
   runtime = spawn(
     process.execPath,
-    [join(ROOT, 'bin/berth.js'), 'runtime', 'serve', '--data-dir', dataDir, '--proxy-port', '0'],
+    [
+      // e.g. BENCH_RUNTIME_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the runtime
+      ...(process.env.BENCH_RUNTIME_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      join(ROOT, 'bin/berth.js'),
+      'runtime',
+      'serve',
+      '--data-dir',
+      dataDir,
+      '--proxy-port',
+      '0',
+    ],
     {
       cwd: ROOT,
       detached: true,
@@ -187,21 +204,37 @@ async function main() {
 
   const generatorLine =
     GENERATOR === 'wrk'
-      ? `load generator: wrk (1 thread${PIN ? `, pinned to CPU ${PIN} with taskset` : ', not pinned'}), ${CPUS} CPUs, ${SECONDS} s per measurement`
-      : `load generator: autocannon (in this Node process; install wrk for a fairer measurement), ${CPUS} CPUs, ${SECONDS} s per measurement`;
+      ? `load generator: wrk (1 thread${PIN ? `, pinned to CPU ${PIN} with taskset` : ', not pinned'}), ${CPUS} CPUs, median of ${ROUNDS} alternating ${SECONDS} s measurements`
+      : `load generator: autocannon (in this Node process; install wrk for a fairer measurement), ${CPUS} CPUs, median of ${ROUNDS} alternating ${SECONDS} s measurements`;
   process.stderr.write(`${generatorLine}\n`);
+  // Direct and proxy alternate, ROUNDS times each; each row is the median of its rounds, which
+  // damps the noise of a shared 2-CPU machine (where the scheduler places the processes matters).
   const rows = [];
   for (const connections of [1, 32]) {
-    for (const [name, target] of [
-      ['direct', direct],
-      ['proxy', proxied],
-    ]) {
-      await measure({ ...target, connections, seconds: 1 }); // warm up
-      const r = await measure({ ...target, connections, seconds: SECONDS });
-      rows.push({ target: name, connections, ...r });
-      process.stderr.write(
-        `  ${name} c=${connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms\n`,
-      );
+    const samples = { direct: [], proxy: [] };
+    for (const target of [direct, proxied]) await measure({ ...target, connections, seconds: 1 }); // warm up
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, target] of [
+        ['direct', direct],
+        ['proxy', proxied],
+      ]) {
+        const r = await measure({ ...target, connections, seconds: SECONDS });
+        samples[name].push(r);
+        process.stderr.write(
+          `  round ${round + 1}/${ROUNDS} ${name} c=${connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms\n`,
+        );
+      }
+    }
+    for (const name of ['direct', 'proxy']) {
+      const list = samples[name];
+      rows.push({
+        target: name,
+        connections,
+        rps: median(list.map((r) => r.rps)),
+        p50: median(list.map((r) => r.p50)),
+        p99: median(list.map((r) => r.p99)),
+        errors: list.reduce((sum, r) => sum + r.errors, 0),
+      });
     }
   }
 

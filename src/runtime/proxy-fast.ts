@@ -138,6 +138,8 @@ class Framer {
 /** A connection to a replica, owned by at most one client connection at a time. */
 class Upstream {
   owner: ClientConnection | null = null;
+  /** In the pool's free list (entries no longer in the pool are skipped there). */
+  inPool = false;
   idleSince = 0;
   reused = false;
   error: NodeJS.ErrnoException | null = null;
@@ -180,14 +182,37 @@ export class UpstreamPool {
     this.sweeper.unref();
   }
 
-  acquire(port: number, fresh: boolean): Upstream {
+  /**
+   * An idle connection to this port (`preferred`, the one the client used last, when it is idle),
+   * else a new one.
+   */
+  acquire(port: number, fresh: boolean, preferred: Upstream | null): Upstream {
     if (!fresh) {
+      const now = Date.now();
+      if (
+        preferred !== null &&
+        preferred.inPool &&
+        preferred.port === port &&
+        !preferred.closed &&
+        preferred.socket.readable &&
+        now - preferred.idleSince < UPSTREAM_IDLE_MS
+      ) {
+        preferred.inPool = false; // left in its list, skipped there
+        preferred.reused = true;
+        return preferred;
+      }
       const list = this.free.get(port);
       if (list) {
-        const now = Date.now();
         let up: Upstream | undefined;
         while ((up = list.pop())) {
-          if (!up.closed && !up.socket.destroyed && up.socket.readable && now - up.idleSince < UPSTREAM_IDLE_MS) {
+          if (!up.inPool) continue;
+          up.inPool = false;
+          if (
+            !up.closed &&
+            !up.socket.destroyed &&
+            up.socket.readable &&
+            now - up.idleSince < UPSTREAM_IDLE_MS
+          ) {
             up.reused = true;
             return up;
           }
@@ -204,14 +229,17 @@ export class UpstreamPool {
     up.idleSince = Date.now();
     let list = this.free.get(up.port);
     if (!list) this.free.set(up.port, (list = []));
+    if (list.length > 64) {
+      const live = list.filter((u) => u.inPool);
+      list.length = 0;
+      list.push(...live);
+    }
+    up.inPool = true;
     list.push(up);
   }
 
   forget(up: Upstream): void {
-    const list = this.free.get(up.port);
-    if (!list) return;
-    const i = list.indexOf(up);
-    if (i >= 0) list.splice(i, 1);
+    up.inPool = false;
   }
 
   /** Close idle connections to ports that no longer receive traffic. */
@@ -219,20 +247,24 @@ export class UpstreamPool {
     for (const [port, list] of this.free) {
       if (ports.has(port)) continue;
       this.free.delete(port);
-      for (const up of list) up.socket.destroy();
+      for (const up of list) if (up.inPool) up.socket.destroy();
     }
   }
 
   private sweep(): void {
     const now = Date.now();
-    for (const list of this.free.values()) {
-      for (const up of [...list]) if (now - up.idleSince >= UPSTREAM_IDLE_MS) up.socket.destroy();
+    for (const [port, list] of this.free) {
+      const live = list.filter((up) => up.inPool);
+      for (const up of live) if (now - up.idleSince >= UPSTREAM_IDLE_MS) up.socket.destroy();
+      const kept = live.filter((up) => up.inPool);
+      if (kept.length) this.free.set(port, kept);
+      else this.free.delete(port);
     }
   }
 
   destroy(): void {
     clearInterval(this.sweeper);
-    for (const list of this.free.values()) for (const up of list) up.socket.destroy();
+    for (const list of this.free.values()) for (const up of list) if (up.inPool) up.socket.destroy();
     this.free.clear();
   }
 }
@@ -256,7 +288,7 @@ function parseResponseHead(head: string): {
 } | null {
   const lineEnd = head.indexOf('\r\n');
   const statusLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
-  if (!statusLine.startsWith('HTTP/1.') || statusLine.charCodeAt(12) !== 32 && statusLine.length !== 12)
+  if (!statusLine.startsWith('HTTP/1.') || (statusLine.charCodeAt(12) !== 32 && statusLine.length !== 12))
     return null;
   const http11 = statusLine.charCodeAt(7) === 49;
   const status = Number(statusLine.slice(9, 12));
@@ -275,12 +307,16 @@ function parseResponseHead(head: string): {
       const nameLength = colon - pos;
       if (nameLength === 14 || nameLength === 17 || nameLength === 10) {
         const name = head.slice(pos, colon).toLowerCase();
-        const value = head.slice(colon + 1, end).trim().toLowerCase();
+        const value = head
+          .slice(colon + 1, end)
+          .trim()
+          .toLowerCase();
         if (name === 'content-length') {
           if (!/^\d+$/.test(value) || (length >= 0 && Number(value) !== length)) return null;
           length = Number(value);
         } else if (name === 'transfer-encoding') {
-          if (value === 'chunked' || value.endsWith(',chunked') || value.endsWith(', chunked')) chunked = true;
+          if (value === 'chunked' || value.endsWith(',chunked') || value.endsWith(', chunked'))
+            chunked = true;
           else return null;
         } else if (name === 'connection') {
           hasConnection = true;
@@ -333,6 +369,8 @@ export class ClientConnection {
   private entry: FastEntry | null = null;
   private target: FastUpstream | null = null;
   private up: Upstream | null = null;
+  /** The upstream connection of the previous request: reused when idle and the replica is the same. */
+  private lastUp: Upstream | null = null;
   private head = '';
   private method = '';
   private retryable = false;
@@ -342,6 +380,8 @@ export class ClientConnection {
   // its response
   private resHead: Buffer | null = null;
   private resStarted = false;
+  /** Bytes of this response already written to the client. */
+  private resSent = false;
   private resFramer: Framer | null = null;
   private upstreamReusable = true;
   private pausedForUpstream = false;
@@ -442,7 +482,7 @@ export class ClientConnection {
       if (buf.length > MAX_HEAD) this.handoff();
       return;
     }
-    const head = buf.latin1Slice(0, headEnd);
+    const head = buf.toString('latin1', 0, headEnd);
     const lineEnd = head.indexOf('\r\n');
     const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
     const sp1 = requestLine.indexOf(' ');
@@ -499,7 +539,14 @@ export class ClientConnection {
               break;
             }
             case 'transfer-encoding':
-              if (chunked || head.slice(colon + 1, end).trim().toLowerCase() !== 'chunked') return this.handoff();
+              if (
+                chunked ||
+                head
+                  .slice(colon + 1, end)
+                  .trim()
+                  .toLowerCase() !== 'chunked'
+              )
+                return this.handoff();
               chunked = true;
               break;
             case 'connection': {
@@ -553,6 +600,7 @@ export class ClientConnection {
     this.attempt = 0;
     this.resHead = null;
     this.resStarted = false;
+    this.resSent = false;
     this.resFramer = null;
     this.upstreamReusable = true;
     this.pending = null;
@@ -570,7 +618,8 @@ export class ClientConnection {
 
   /** Write the request head to an upstream connection. */
   private send(fresh: boolean): void {
-    const up = this.ctx.pool.acquire(this.target!.port, fresh);
+    const up = this.ctx.pool.acquire(this.target!.port, fresh, this.lastUp);
+    this.lastUp = up;
     up.owner = this;
     up.error = null;
     this.up = up;
@@ -613,12 +662,13 @@ export class ClientConnection {
           return;
         }
         this.resHead = null;
-        const head = buf.latin1Slice(0, headEnd);
+        const head = buf.toString('latin1', 0, headEnd);
         const info = parseResponseHead(head);
         if (!info) return this.fail('malformed response', false);
         if (info.status === 101) {
           // an upgrade we did not ask for: from here on, pass bytes through
           this.state = State.Pipe;
+          this.resSent = true;
           this.socket.setTimeout(0);
           if (!this.socket.write(buf)) up.socket.pause();
           if (this.pending) {
@@ -632,13 +682,15 @@ export class ClientConnection {
         }
         if (info.status < 200) {
           // informational (103 Early Hints...): forward, then the real response follows
+          this.resSent = true;
           this.socket.write(buf.subarray(0, headEnd + 4));
           buf = buf.subarray(headEnd + 4);
           if (buf.length === 0) return;
           continue;
         }
         let framer: Framer;
-        if (this.method === 'HEAD' || info.status === 204 || info.status === 304) framer = new Framer('length', 0);
+        if (this.method === 'HEAD' || info.status === 204 || info.status === 304)
+          framer = new Framer('length', 0);
         else if (info.chunked) framer = new Framer('chunked');
         else if (info.length >= 0) framer = new Framer('length', info.length);
         else framer = new Framer('close');
@@ -653,6 +705,7 @@ export class ClientConnection {
             info.http11 ? head : `HTTP/1.1${head.slice(8)}`,
             this.closeAfter ? 'connection: close\r\n' : '',
           );
+          this.resSent = true;
           this.socket.cork();
           this.socket.write(newHead, 'latin1');
           this.body(up, buf, bodyStart, false);
@@ -674,6 +727,7 @@ export class ClientConnection {
     const from = withHead ? 0 : start;
     const to = start + n;
     if (to > from) {
+      this.resSent = true;
       const piece = from === 0 && to === buf.length ? buf : buf.subarray(from, to);
       if (!this.socket.write(piece)) up.socket.pause();
     }
@@ -693,8 +747,10 @@ export class ClientConnection {
   private finish(): void {
     const up = this.up!;
     this.up = null;
-    if (this.upstreamReusable && this.reqDone && !up.socket.isPaused()) this.ctx.pool.release(up);
-    else {
+    if (this.upstreamReusable && this.reqDone) {
+      if (up.socket.isPaused()) up.socket.resume();
+      this.ctx.pool.release(up);
+    } else {
       up.owner = null;
       up.socket.destroy();
     }
@@ -755,15 +811,10 @@ export class ClientConnection {
         return;
       }
     }
-    if (!this.resStarted) {
-      this.fail(code, false);
-      return;
-    }
-    this.state = State.Gone;
-    this.socket.destroy(); // response cut short
+    this.fail(code, false); // 502, or the response is cut short
   }
 
-  /** Answer 502 when nothing was sent yet, else cut the connection. */
+  /** Answer 502 when nothing was sent to the client yet, else cut the connection. */
   private fail(reason: string, badRequest: boolean): void {
     const up = this.up;
     this.up = null;
@@ -771,18 +822,34 @@ export class ClientConnection {
       up.owner = null;
       up.socket.destroy();
     }
-    const written = this.resStarted && (this.resFramer !== null || this.resHead === null);
     if (this.state === State.Gone) return;
-    this.state = State.Gone;
     if (badRequest) {
+      this.state = State.Gone;
       this.socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
       return;
     }
-    if (written || !this.entry || !this.target) {
+    if (this.resSent || !this.entry || !this.target) {
+      this.state = State.Gone;
       this.socket.destroy();
       return;
     }
-    this.socket.end(badGateway(this.entry, this.target, reason, true));
+    const close = !this.reqDone || this.closeAfter || this.clientEnded;
+    this.socket.write(badGateway(this.entry, this.target, reason, close));
+    this.entry = null;
+    this.reqFramer = null;
+    this.resFramer = null;
+    this.pausedForUpstream = false;
+    if (close) {
+      this.state = State.Gone;
+      this.socket.end();
+      return;
+    }
+    this.state = State.Idle;
+    if (this.pausedForResponse) {
+      this.pausedForResponse = false;
+      this.socket.resume();
+    }
+    if (this.pending) this.start();
   }
 
   private clientEnd(): void {

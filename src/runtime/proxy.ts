@@ -7,7 +7,8 @@ import {
   type Server,
   type ServerResponse,
 } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { ClientConnection, UpstreamPool, type FastContext, type FastEntry } from './proxy-fast.js';
 import type { RuntimeStore } from './store.js';
 import type { Supervisor } from './supervisor.js';
 import type { RuntimeRoute } from './types.js';
@@ -57,13 +58,24 @@ function errorEntry(status: number, body: string): ErrorEntry {
   return { ok: false, status, body: `${body}\n` };
 }
 
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
 /**
  * The runtime's HTTP proxy (its ALB + Route 53): routes by Host to healthy replicas, round-robin.
  * The host -> target table is precomputed on every state change, so a request does one map lookup.
+ *
+ * Connections are accepted by a plain TCP server and served by the fast path (proxy-fast.ts); at a
+ * request boundary it hands anything unusual (Upgrade, Expect, HTTP/1.0, malformed requests, and
+ * the 404/503 answers) to `server`, a node:http server that never listens itself.
  */
 export class RuntimeProxy {
+  /** The node:http server that serves connections handed over by the fast path. */
   readonly server: Server;
+  private readonly listener: NetServer;
   private readonly agent: Agent;
+  private readonly pool = new UpstreamPool();
+  private readonly fastConnections = new Set<Socket>();
+  private readonly fast: FastContext;
   private table = new Map<string, Entry>();
   private port = 0;
 
@@ -80,9 +92,28 @@ export class RuntimeProxy {
       scheduling: 'lifo',
       noDelay: true,
     } as ConstructorParameters<typeof Agent>[0]);
-    this.server = createServer({ noDelay: true, keepAliveTimeout: 65_000 }, (req, res) =>
+    this.server = createServer({ noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) =>
       this.handle(req, res),
     );
+    this.fast = {
+      pool: this.pool,
+      keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      lookup: (rawHost: string): FastEntry | null => {
+        const entry = this.table.get(rawHost) ?? this.table.get(normalizeHost(rawHost));
+        return entry && entry.ok ? entry : null;
+      },
+      handoff: (socket: Socket, pending: Buffer | null) => {
+        this.fastConnections.delete(socket);
+        if (pending && pending.length) socket.unshift(pending);
+        this.server.emit('connection', socket);
+        socket.resume();
+      },
+    };
+    this.listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
+      this.fastConnections.add(socket);
+      socket.once('close', () => this.fastConnections.delete(socket));
+      new ClientConnection(socket, this.fast);
+    });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
       this.upgrade(req, socket, head),
     );
@@ -97,23 +128,28 @@ export class RuntimeProxy {
   async listen(port: number, host: string): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
+      this.listener.once('error', onError);
+      this.listener.listen(port, host, () => {
+        this.listener.off('error', onError);
         resolve();
       });
     });
-    this.port = (this.server.address() as { port: number }).port;
+    this.port = (this.listener.address() as { port: number }).port;
+    // the http server never listens: set up its connection tracking (closeAllConnections, timeouts)
+    this.server.emit('listening');
     this.rebuild();
     return this.port;
   }
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      this.listener.close(() => resolve());
+      for (const socket of this.fastConnections) socket.destroy();
+      this.server.close(() => {});
       this.server.closeAllConnections();
     });
     this.agent.destroy();
+    this.pool.destroy();
   }
 
   /** Recompute the host -> target table from DNS records, routes, services and replica health. */
@@ -176,6 +212,9 @@ export class RuntimeProxy {
       for (const [host, entry] of [...table]) table.set(`${host}:${this.port}`, entry);
     }
     this.table = table;
+    const live = new Set<number>();
+    for (const entry of table.values()) if (entry.ok) for (const u of entry.upstreams) live.add(u.port);
+    this.pool.retain(live);
   }
 
   private lookup(rawHost: string | undefined): { host: string; entry: Entry } {
