@@ -22,6 +22,7 @@ import { checkIdentity } from './context.js';
 import { OperationRunner } from './runner.js';
 import { pendingSteps, type StepDefinition } from './steps.js';
 import { environmentStatus, type ServiceStatus } from './status.js';
+import { repairSteps, runRepair, type RepairRequest } from './repair.js';
 import { sleep } from '../core/clock.js';
 
 export interface EngineOptions {
@@ -240,6 +241,30 @@ export class Engine {
   }
 
   /**
+   * Converges a service on its current revision again, touching only what drifted (the reconciler's
+   * repair). Refuses with ActiveOperationError while any operation is active; never rolls back.
+   */
+  async repair(service: string, request: RepairRequest = {}): Promise<OperationOutcome> {
+    return this.mutation('repair', service, { drift: request.drift?.length ?? 0 }, async () => {
+      const operation = await runRepair(
+        {
+          store: this.store,
+          clock: this.clock,
+          env: this.envName,
+          service,
+          emit: (event) => this.runner.emit(event),
+          run: (op) => this.runner.run(op, this.stepsFor(op)),
+        },
+        request,
+        DEFAULT_HEALTH_DEADLINE_MS,
+      );
+      const spec = operation.params.spec as ServiceSpec;
+      const urls = await this.options.provider.urls(spec, this.options.env);
+      return { operation, rollback: null, resumed: null, urls };
+    });
+  }
+
+  /**
    * Asks the active operation to stop. When the process running it is gone, the operation is
    * finished as cancelled here; otherwise this waits (up to `waitMs`) for its runner to stop.
    */
@@ -301,6 +326,11 @@ export class Engine {
     if (operation.kind === 'delete') return deleteSteps(this.context(operation.service));
     const spec = operation.params.spec as ServiceSpec | undefined;
     if (!spec) throw new Error(`operation ${operation.id} has no spec to resume with`);
+    if (operation.kind === 'repair') {
+      return repairSteps(this.context(operation.service), spec, {
+        healthDeadlineMs: Number(operation.params.healthDeadlineMs) || DEFAULT_HEALTH_DEADLINE_MS,
+      });
+    }
     return deploySteps(this.context(operation.service), spec, {
       healthDeadlineMs: Number(operation.params.healthDeadlineMs) || DEFAULT_HEALTH_DEADLINE_MS,
     });

@@ -279,11 +279,14 @@ export class OperationRunner {
 
   /**
    * Test switch for crash-safety tests: BERTH_TEST_PAUSE_IN_STEP=<step name> stops the runner
-   * inside that step (after it is recorded as running) until the process is killed.
+   * inside that step (after it is recorded as running) until the process is killed, or, with
+   * BERTH_TEST_PAUSE_MS=<ms>, for that long (an operation caught in the middle by a fault test).
    */
   private async testPause(stepName: string): Promise<void> {
     if (process.env.BERTH_TEST_PAUSE_IN_STEP !== stepName) return;
     process.stderr.write(`berth: paused in step "${stepName}" (BERTH_TEST_PAUSE_IN_STEP)\n`);
+    const pauseMs = Number(process.env.BERTH_TEST_PAUSE_MS);
+    if (pauseMs > 0) return sleep(pauseMs);
     await new Promise(() => undefined);
   }
 }

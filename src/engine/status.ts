@@ -1,10 +1,25 @@
 import type { Provider } from '../providers/provider.js';
 import type { EnvironmentConfig } from '../spec/types.js';
 import type { OperationRecord, ServiceRecord, StateStore } from '../state/store.js';
-import { computeDrift, emptyObservation, observeEnvironment, type ResourceView } from './drift.js';
+import {
+  computeDrift,
+  emptyObservation,
+  observeEnvironment,
+  type EnvironmentObservation,
+  type ResourceView,
+} from './drift.js';
 
 export type HealthStatus = 'Healthy' | 'Progressing' | 'Degraded' | 'Missing' | 'Unknown';
-export type SyncStatus = 'InSync' | 'Drifted' | 'Unknown';
+/** Repairing: a repair operation is active (the reconciler is fixing drift). */
+export type SyncStatus = 'InSync' | 'Drifted' | 'Repairing' | 'Unknown';
+
+/** Repairs that keep failing: the newest operations of the service, all failed repairs. */
+export interface RepairFailures {
+  attempts: number;
+  /** When the first of these failed repairs started. */
+  since: string;
+  lastError: string | null;
+}
 
 export interface ServiceStatus {
   env: string;
@@ -20,6 +35,18 @@ export interface ServiceStatus {
   urls: string[];
   /** When the provider was observed for this status. */
   observedAt: string;
+  /** How old that observation was when this status was made. */
+  observedAgeMs: number;
+  /** Set when the latest operations are failed repairs. */
+  repairFailing: RepairFailures | null;
+}
+
+export interface StatusOptions {
+  /** Use this observation (e.g. the reconciler's latest) instead of observing now. */
+  observation?: { data: EnvironmentObservation; at: number };
+  /** An observation older than this shows as Unknown with its age (the reconciler: 3 resyncs). */
+  staleAfterMs?: number;
+  now?: number;
 }
 
 function activeSummary(op: OperationRecord | null): ServiceStatus['activeOperation'] {
@@ -37,15 +64,45 @@ export async function environmentStatus(
   provider: Provider,
   env: EnvironmentConfig,
   only?: string,
+  options: StatusOptions = {},
 ): Promise<ServiceStatus[]> {
   const records = (await store.listServices(env.name)).filter((record) => !only || record.name === only);
-  const observation = await observeEnvironment(provider, env.name);
-  const observedAt = new Date().toISOString();
+  const observation = options.observation ?? {
+    data: await observeEnvironment(provider, env.name),
+    at: Date.now(),
+  };
+  const now = options.now ?? Date.now();
+  const freshness = {
+    observedAt: new Date(observation.at).toISOString(),
+    observedAgeMs: Math.max(0, now - observation.at),
+    stale: options.staleAfterMs !== undefined && now - observation.at > options.staleAfterMs,
+  };
   return Promise.all(
     records.map((record) =>
-      serviceStatus(store, provider, env, record, observation.get(record.name), observedAt),
+      serviceStatus(store, provider, env, record, observation.data.get(record.name), freshness),
     ),
   );
+}
+
+/** The failed repairs at the head of a service's history (none when the newest is not one). */
+export async function repairFailures(
+  store: StateStore,
+  env: string,
+  service: string,
+): Promise<RepairFailures | null> {
+  const recent = await store.listOperations(env, service, 20);
+  const failed: OperationRecord[] = [];
+  for (const op of recent) {
+    if (op.kind !== 'repair' || (op.status !== 'failed' && op.status !== 'cancelled')) break;
+    failed.push(op);
+  }
+  if (failed.length === 0) return null;
+  const first = failed[failed.length - 1]!;
+  return {
+    attempts: failed.length,
+    since: first.startedAt ?? first.createdAt,
+    lastError: failed[0]!.error,
+  };
 }
 
 async function serviceStatus(
@@ -54,7 +111,7 @@ async function serviceStatus(
   env: EnvironmentConfig,
   record: ServiceRecord,
   observed: ReturnType<typeof emptyObservation> | undefined,
-  observedAt: string,
+  freshness: { observedAt: string; observedAgeMs: number; stale: boolean },
 ): Promise<ServiceStatus> {
   const active = activeSummary(await store.getActiveOperation(env.name, record.name));
   const base = {
@@ -63,7 +120,9 @@ async function serviceStatus(
     revision: record.currentRevision,
     generation: record.generation,
     activeOperation: active,
-    observedAt,
+    observedAt: freshness.observedAt,
+    observedAgeMs: freshness.observedAgeMs,
+    repairFailing: active ? null : await repairFailures(store, env.name, record.name),
   };
   const revision = record.currentRevision
     ? await store.getRevision(env.name, record.name, record.currentRevision)
@@ -99,13 +158,22 @@ async function serviceStatus(
   } else if (compute.health?.state !== 'healthy') {
     health = 'Degraded';
   }
-  const drifted = resources.some((view) => view.state === 'missing' || view.state === 'modified');
+  const drifted = resources.some(
+    (view) => view.state === 'missing' || view.state === 'modified' || view.state === 'orphaned',
+  );
+  let sync: SyncStatus = active?.kind === 'repair' ? 'Repairing' : drifted ? 'Drifted' : 'InSync';
+  if (freshness.stale) {
+    // What berth last saw is too old to vouch for: say so, with its age, rather than guess.
+    health = 'Unknown';
+    sync = 'Unknown';
+    healthDetail = `last observed ${Math.round(freshness.observedAgeMs / 1000)}s ago; no fresh observation since`;
+  }
   return {
     ...base,
     replicas: revision.spec.replicas,
     health,
     healthDetail,
-    sync: drifted ? 'Drifted' : 'InSync',
+    sync,
     resources,
     urls: await provider.urls(revision.spec, env),
   };

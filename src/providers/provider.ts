@@ -99,5 +99,10 @@ export interface Provider {
   readiness(computeId: string): Promise<ComputeReadiness>;
   /** The last lines each replica printed, for explaining a failed health step. */
   recentLogs(computeId: string, lines: number): Promise<string[]>;
+  /**
+   * Optional: calls `onChange` soon after anything of the environment may have changed (a cheap
+   * change feed), until `signal` aborts. Providers without one are polled by the reconciler's resync.
+   */
+  watch?(env: string, onChange: () => void, signal: AbortSignal): void;
   close(): Promise<void>;
 }

@@ -89,6 +89,30 @@ export class RuntimeClient {
     return res.body!.replicas;
   }
 
+  /**
+   * Long-polls the change feed: resolves with the runtime's change counter once it differs from
+   * `after`, or after about `waitMs`. A runtime without the feed answers 404 (UserError not_found).
+   */
+  async changes(after: number, waitMs: number, signal?: AbortSignal): Promise<number> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/v1/changes?after=${after}&waitMs=${waitMs}`, {
+        headers: { authorization: `Bearer ${this.token}` },
+        signal: signal
+          ? AbortSignal.any([signal, AbortSignal.timeout(waitMs + this.timeoutMs)])
+          : AbortSignal.timeout(waitMs + this.timeoutMs),
+      });
+    } catch (error) {
+      throw new TransientError(`local runtime not reachable at ${this.url}`, { cause: error });
+    }
+    if (res.status === 404) {
+      await res.body?.cancel();
+      throw new UserError('this local runtime has no change feed', { code: 'not_found' });
+    }
+    if (!res.ok) throw new TransientError(`local runtime answered HTTP ${res.status} to its change feed`);
+    return ((await res.json()) as { version: number }).version;
+  }
+
   private async call<T>(
     method: string,
     path: string,

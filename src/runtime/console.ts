@@ -120,6 +120,34 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
     return null;
   };
 
+  // The change feed: a counter bumped on every resource mutation, and a long poll on it, so that
+  // a reconciler hears of a change made behind its back at once instead of at its next resync.
+  let version = 0;
+  const waiters = new Set<() => void>();
+  store.on('change', () => {
+    version += 1;
+    for (const wake of [...waiters]) wake();
+  });
+
+  app.get<{ Querystring: { after?: string; waitMs?: string } }>('/v1/changes', async (request) => {
+    const after = Number(request.query.after ?? 0);
+    const waitMs = Math.min(Math.max(Number(request.query.waitMs ?? 25_000) || 0, 0), 60_000);
+    // after > version: the client saw an earlier life of this runtime; answer at once.
+    if (after === version && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, waitMs);
+        waiters.add(wake);
+        request.raw.once('close', wake);
+      });
+    }
+    return { version };
+  });
+
   app.get('/v1/ping', async () => ({ ok: true }));
   app.get('/v1/info', async () => deps.info());
 

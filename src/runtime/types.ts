@@ -17,6 +17,8 @@
  *   DELETE /v1/{kind}/{id}                    -> 204 | 404
  *   POST   /v1/services/{id}/replicas/{index}/kill   body { signal?: 'SIGKILL'|'SIGTERM' } -> 204
  *   GET    /v1/services/{id}/logs?lines=N     -> { replicas: [{ index, lines: string[] }] }
+ *   GET    /v1/changes?after=V&waitMs=T       -> { version }  (long poll: answers once the change
+ *                                                counter differs from V, or after T ms)
  * where {kind} is one of: services, routes, dns, healthchecks.
  * Errors: { error: string, message: string } with status 400 (bad input), 401, 404, 409.
  */

@@ -40,6 +40,9 @@ export const awsSettingsSchema = z.strictObject({
   endpoint: z.url({ protocol: /^https?$/ }).optional(),
   subnets: z.array(nonEmpty).optional(),
   securityGroups: z.array(nonEmpty).optional(),
+  albArn: z.string().startsWith('arn:').optional(),
+  vpcId: nonEmpty.optional(),
+  executionRoleArn: z.string().startsWith('arn:').optional(),
 });
 
 export const localSettingsSchema = z.strictObject({ domain: hostName.optional() });
@@ -109,6 +112,12 @@ const CONFIG_RULES: Record<string, FieldRule> = {
   'environments.*.aws.subnets.*': { message: 'must be a subnet id' },
   'environments.*.aws.securityGroups': { message: 'must be a list of security group ids' },
   'environments.*.aws.securityGroups.*': { message: 'must be a security group id' },
+  'environments.*.aws.albArn': { message: 'must be an ARN', hint: 'the ALB ARN, starting with "arn:"' },
+  'environments.*.aws.vpcId': { message: 'must be a VPC id', hint: 'e.g. vpc-0123456789abcdef0' },
+  'environments.*.aws.executionRoleArn': {
+    message: 'must be an ARN',
+    hint: 'the ECS task execution role ARN, starting with "arn:aws:iam::"',
+  },
   'environments.*.identity': {
     message: 'must be a string',
     hint: 'the identity this environment must run as: the AWS account id, or the local runtime id',

@@ -52,6 +52,12 @@ export interface AwsProviderSettings {
   endpoint?: string;
   subnets?: string[];
   securityGroups?: string[];
+  /** The ALB whose listener carries berth's rules (default: the one named `berth-<env>`). */
+  albArn?: string;
+  /** The VPC of the ALB and target groups (default: the ALB's). */
+  vpcId?: string;
+  /** The ECS task execution role (needed to pull from a private ECR repository). */
+  executionRoleArn?: string;
 }
 
 /** One environment from berth.config.yaml. */

@@ -17,6 +17,14 @@
  * - Events get a strictly increasing `seq` per store; listing by `afterSeq` resumes a stream.
  * - Times given to the store (event/audit `time`, `since`, `until`) are compared as instants:
  *   the store keeps them in `Date#toISOString()` form, whatever offset the caller wrote.
+ * - Leases (`acquireLease`): a named, time-limited claim that at most one owner holds at a time
+ *   (e.g. "reconciler/<env>": one reconciler per environment). `acquireLease` succeeds when the
+ *   lease is free (never taken, released, or expired: `expiresAt <= nowMs`) or already held by the
+ *   same owner, sets `expiresAt = nowMs + ttlMs` and returns the lease; it returns null while
+ *   another owner holds an unexpired lease. The fencing `token` starts at 1 and increments on every
+ *   acquisition that begins a new term (the lease was free, or held by another owner, or expired);
+ *   a renewal by the holder of an unexpired lease keeps its token. `releaseLease` frees the lease
+ *   only when `owner` holds it (returning true); the token survives release.
  * - Every method is synchronous-looking async so that networked stores fit the same shape.
  */
 import type { ServiceSpec } from '../spec/types.js';
@@ -131,6 +139,17 @@ export interface AuditRecord {
   result: string;
 }
 
+/** A named, time-limited claim (see the contract above). */
+export interface LeaseRecord {
+  name: string;
+  /** null once released. */
+  owner: string | null;
+  /** Epoch ms; the lease is free once this is <= now. null once released. */
+  expiresAt: number | null;
+  /** Fencing token of the current (or last) term. */
+  token: number;
+}
+
 export type NewAudit = Omit<AuditRecord, 'id' | 'time'> & { time?: string };
 
 export interface EventQuery {
@@ -228,6 +247,14 @@ export interface StateStore {
   appendAudit(entry: NewAudit): Promise<AuditRecord>;
   /** Oldest first (ascending id); since/until inclusive. */
   listAudit(query: { env?: string; since?: string; until?: string; limit?: number }): Promise<AuditRecord[]>;
+
+  // leases
+  /** Takes or renews the lease; null while another owner holds it unexpired. */
+  acquireLease(name: string, owner: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null>;
+  /** Frees the lease when `owner` holds it (true); otherwise changes nothing (false). */
+  releaseLease(name: string, owner: string): Promise<boolean>;
+  /** The lease as stored, expired or not; null when it was never taken. */
+  getLease(name: string): Promise<LeaseRecord | null>;
 
   close(): Promise<void>;
 }

@@ -353,6 +353,70 @@ export function describeStateStoreContract(
       });
     });
 
+    describe('environment leases', () => {
+      it('is free until first taken; the first acquisition starts term 1', async () => {
+        const name = `reconciler/${env}`;
+        expect(await store.getLease(name)).toBeNull();
+        const lease = await store.acquireLease(name, 'a', 1_000, T0);
+        expect(lease).toEqual({ name, owner: 'a', expiresAt: T0 + 1_000, token: 1 });
+        expect(await store.getLease(name)).toEqual(lease);
+      });
+
+      it('refuses another owner until the lease expires; a renewal keeps the token', async () => {
+        const name = `reconciler/${env}`;
+        await store.acquireLease(name, 'a', 1_000, T0);
+        expect(await store.acquireLease(name, 'b', 1_000, T0 + 999)).toBeNull();
+        const renewed = await store.acquireLease(name, 'a', 1_000, T0 + 500);
+        expect(renewed).toEqual({ name, owner: 'a', expiresAt: T0 + 1_500, token: 1 });
+        expect(await store.acquireLease(name, 'b', 1_000, T0 + 1_499)).toBeNull();
+        // Expired at exactly expiresAt: another owner takes a new term.
+        const taken = await store.acquireLease(name, 'b', 1_000, T0 + 1_500);
+        expect(taken).toEqual({ name, owner: 'b', expiresAt: T0 + 2_500, token: 2 });
+        expect(await store.acquireLease(name, 'a', 1_000, T0 + 1_600)).toBeNull();
+      });
+
+      it('starts a new term when the holder re-acquires after its own lease expired', async () => {
+        const name = `reconciler/${env}`;
+        await store.acquireLease(name, 'a', 1_000, T0);
+        expect((await store.acquireLease(name, 'a', 1_000, T0 + 5_000))?.token).toBe(2);
+      });
+
+      it('releases only for its holder; a released lease is free at once and its token survives', async () => {
+        const name = `reconciler/${env}`;
+        await store.acquireLease(name, 'a', 60_000, T0);
+        expect(await store.releaseLease(name, 'b')).toBe(false);
+        expect((await store.getLease(name))?.owner).toBe('a');
+        expect(await store.releaseLease(name, 'a')).toBe(true);
+        expect(await store.getLease(name)).toEqual({ name, owner: null, expiresAt: null, token: 1 });
+        expect(await store.releaseLease(name, 'a')).toBe(false);
+        expect(await store.acquireLease(name, 'b', 1_000, T0 + 1)).toEqual({
+          name,
+          owner: 'b',
+          expiresAt: T0 + 1_001,
+          token: 2,
+        });
+        expect(await store.releaseLease(`never-taken/${env}`, 'a')).toBe(false);
+      });
+
+      it('keeps leases of different names apart', async () => {
+        await store.acquireLease(`reconciler/${env}`, 'a', 1_000, T0);
+        expect(await store.acquireLease(`reconciler/${other}`, 'b', 1_000, T0)).toMatchObject({
+          owner: 'b',
+          token: 1,
+        });
+      });
+
+      it('lets exactly one of several concurrent acquisitions win', async () => {
+        const name = `reconciler/${env}`;
+        const results = await Promise.all(
+          ['a', 'b', 'c', 'd'].map((owner) => store.acquireLease(name, owner, 1_000, T0)),
+        );
+        const winners = results.filter((lease) => lease !== null);
+        expect(winners).toHaveLength(1);
+        expect((await store.getLease(name))?.owner).toBe(winners[0]!.owner);
+      });
+    });
+
     describe('inventory', () => {
       it('puts, updates (keeping createdAt), lists and deletes resources', async () => {
         const before = Date.now();

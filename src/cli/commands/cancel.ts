@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../registry.js';
-import { withEnvironment } from '../environment.js';
+import { withBackend } from '../backend.js';
 import { printJson } from '../output.js';
 
 export const cancelCommand: CommandSpec = {
@@ -8,9 +8,9 @@ export const cancelCommand: CommandSpec = {
     "stop a service's active operation (the deploying command then returns to the last healthy revision)",
   async run({ args, globals, io }) {
     const service = args[0]!;
-    return withEnvironment(globals, io, { mutating: true }, async ({ engine, env }) => {
+    return withBackend(globals, io, { mutating: true }, async ({ cancel, env }) => {
       io.err(`asking ${service}'s active operation in ${env.name} to stop...`);
-      const operation = await engine().cancel(service);
+      const operation = await cancel(service);
       if (globals.json) return printJson(io, operation);
       io.out(
         `${operation.kind} ${operation.id}: ${operation.status}${operation.error ? ` (${operation.error})` : ''}`,

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../registry.js';
-import { withEnvironment } from '../environment.js';
+import { withBackend } from '../backend.js';
 import { printJson } from '../output.js';
 import { renderTable } from '../render/table.js';
 import { progressRenderer } from '../render/progress.js';
@@ -14,9 +14,9 @@ export const deleteCommand: CommandSpec = {
   ],
   async run({ args, options, globals, io }) {
     const service = args[0]!;
-    return withEnvironment(globals, io, { mutating: true }, async ({ engine, env }) => {
-      const runner = engine(progressRenderer(io));
-      const planned = await runner.previewDelete(service);
+    return withBackend(globals, io, { mutating: true }, async (session) => {
+      const { env } = session;
+      const planned = await session.previewDelete(service);
       const listing = renderTable(
         ['KIND', 'ID', 'NAME', 'FOUND'],
         planned.map((p) => [
@@ -38,7 +38,7 @@ export const deleteCommand: CommandSpec = {
       io.err(`delete ${service} from ${env.name} will remove ${planned.length} resource(s):`);
       if (planned.length) io.err(listing);
       const confirm = await askConfirmation(env, options.confirm, io, `delete ${service}`);
-      const { operation } = await runner.delete(service, { confirm });
+      const { operation } = await session.delete(service, { confirm }, progressRenderer(io));
       if (globals.json)
         printJson(io, { service, env: env.name, status: operation.status, operation, removed: planned });
       else if (operation.status === 'succeeded') io.out(`${service} is deleted from ${env.name}`);

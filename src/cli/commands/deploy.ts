@@ -1,5 +1,6 @@
 import type { CommandSpec } from '../registry.js';
-import { chooseEnvironment, loadConfig, withEnvironment } from '../environment.js';
+import { chooseEnvironment } from '../environment.js';
+import { selectBackend, withBackend } from '../backend.js';
 import { readSpec } from '../spec-input.js';
 import { progressRenderer } from '../render/progress.js';
 import { printJson } from '../output.js';
@@ -23,20 +24,21 @@ export const deployCommand: CommandSpec = {
   ],
   help: 'Examples:\n  berth deploy examples/hello --env local\n  berth deploy . --env staging --no-rollback',
   async run({ args, options, globals, io }) {
-    const config = await loadConfig(globals);
+    const backend = selectBackend(globals);
+    const config = await backend.envs();
     const env = chooseEnvironment(config, globals, true);
     const spec = await readSpec(args[0], env, config, io);
     const healthDeadlineMs = parseSeconds(options.healthTimeout, '--health-timeout') * 1000;
-    return withEnvironment(globals, io, { mutating: true, config }, async ({ engine }) => {
+    return withBackend(globals, io, { mutating: true, config, backend }, async (session) => {
       const confirm =
         spec.replicas === 0
           ? await askConfirmation(env, options.confirm, io, `scale ${spec.name} to 0`)
           : undefined;
-      const outcome = await engine(progressRenderer(io)).deploy(spec, {
-        noRollback: options.rollback === false,
-        healthDeadlineMs,
-        confirm,
-      });
+      const outcome = await session.deploy(
+        spec,
+        { noRollback: options.rollback === false, healthDeadlineMs, confirm },
+        progressRenderer(io),
+      );
       const { operation, rollback } = outcome;
       const ok = operation.status === 'succeeded';
       if (globals.json) {

@@ -1,9 +1,10 @@
 import type { CommandSpec } from '../registry.js';
-import { loadConfig } from '../environment.js';
+import { selectBackend } from '../backend.js';
 import { printJson } from '../output.js';
 import { renderTable } from '../render/table.js';
 import { resolveEnvironment } from '../../spec/index.js';
 import { envColor } from '../render/banner.js';
+import { envInitCommand } from './env-init.js';
 
 export const envCommand: CommandSpec = {
   name: 'env',
@@ -13,7 +14,7 @@ export const envCommand: CommandSpec = {
       name: 'ls',
       summary: 'list environments',
       async run({ globals, io }) {
-        const config = await loadConfig(globals);
+        const config = await selectBackend(globals).envs();
         const envs = Object.values(config.environments);
         if (globals.json) return printJson(io, envs);
         io.out(
@@ -34,7 +35,7 @@ export const envCommand: CommandSpec = {
       name: 'show <env>',
       summary: "an environment's settings",
       async run({ args, globals, io }) {
-        const env = resolveEnvironment(await loadConfig(globals), args[0]);
+        const env = resolveEnvironment(await selectBackend(globals).envs(), args[0]);
         if (globals.json) return printJson(io, env);
         io.out(`${envColor(io, env)(env.name)}${env.protected ? '  PROTECTED' : ''}`);
         for (const [key, value] of Object.entries(env)) {
@@ -43,5 +44,6 @@ export const envCommand: CommandSpec = {
         }
       },
     },
+    envInitCommand,
   ],
 };

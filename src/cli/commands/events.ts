@@ -1,9 +1,7 @@
 import type { CommandSpec } from '../registry.js';
-import { withEnvironment } from '../environment.js';
+import { withBackend } from '../backend.js';
 import { printJson } from '../output.js';
 import { parsePositiveInt } from '../parse.js';
-import { sleep } from '../../core/clock.js';
-import { NotFoundError } from '../../core/errors.js';
 import type { EventRecord } from '../../state/store.js';
 import type { Io } from '../io.js';
 
@@ -23,30 +21,14 @@ export const eventsCommand: CommandSpec = {
   async run({ args, options, globals, io }) {
     const service = args[0]!;
     const limit = parsePositiveInt(options.limit, '--limit');
-    return withEnvironment(globals, io, { mutating: false }, async ({ store, env }) => {
-      const all = await store.listEvents({ env: env.name, service });
-      if (all.length === 0 && !(await store.getService(env.name, service))) {
-        const names = (await store.listServices(env.name)).map((s) => s.name);
-        throw new NotFoundError(`there is no service "${service}" in ${env.name}`, {
-          hint: names.length
-            ? `services in ${env.name}: ${names.join(', ')}`
-            : `${env.name} has no services yet`,
-        });
-      }
-      const shown = all.slice(-limit);
+    return withBackend(globals, io, { mutating: false }, async (session) => {
+      const shown = await session.events(service, limit);
       const print = (event: EventRecord) =>
         globals.json ? io.out(JSON.stringify(event)) : io.out(line(io, event));
       if (globals.json && !options.follow) return printJson(io, shown);
       shown.forEach(print);
       if (!options.follow) return;
-      let after = all.at(-1)?.seq ?? 0;
-      for (;;) {
-        for (const event of await store.listEvents({ env: env.name, service, afterSeq: after })) {
-          print(event);
-          after = event.seq;
-        }
-        await sleep(200);
-      }
+      await session.followEvents(service, shown.at(-1)?.seq ?? 0, print);
     });
   },
 };

@@ -1,8 +1,7 @@
 import type { CommandSpec } from '../registry.js';
-import { withEnvironment } from '../environment.js';
+import { withBackend } from '../backend.js';
 import { printJson } from '../output.js';
 import { renderTable } from '../render/table.js';
-import { NotFoundError } from '../../core/errors.js';
 
 function duration(from: string | null, to: string | null): string | null {
   return from && to ? `${((Date.parse(to) - Date.parse(from)) / 1000).toFixed(1)}s` : null;
@@ -13,20 +12,8 @@ export const historyCommand: CommandSpec = {
   summary: 'revisions and operations of a service, newest first',
   async run({ args, globals, io }) {
     const service = args[0]!;
-    return withEnvironment(globals, io, { mutating: false }, async ({ store, env }) => {
-      const [record, revisions, operations] = await Promise.all([
-        store.getService(env.name, service),
-        store.listRevisions(env.name, service),
-        store.listOperations(env.name, service, 50),
-      ]);
-      if (!record && revisions.length === 0 && operations.length === 0) {
-        const names = (await store.listServices(env.name)).map((s) => s.name);
-        throw new NotFoundError(`there is no service "${service}" in ${env.name}`, {
-          hint: names.length
-            ? `services in ${env.name}: ${names.join(', ')}`
-            : `${env.name} has no services yet`,
-        });
-      }
+    return withBackend(globals, io, { mutating: false }, async ({ history }) => {
+      const { service: record, revisions, operations } = await history(service);
       if (globals.json) return printJson(io, { service: record, revisions, operations });
       io.out('REVISIONS');
       io.out(

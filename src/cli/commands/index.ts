@@ -16,6 +16,11 @@ import { timelineCommand } from './timeline.js';
 import { restoreCommand } from './restore.js';
 import { promptCommand } from './prompt.js';
 import { runtimeCommand } from './runtime.js';
+import { upCommand } from './up.js';
+import { tokenCommand } from './token.js';
+import { driftCommand } from './drift.js';
+import { orphansCommand } from './orphans.js';
+import { reconcileCommand } from './reconcile.js';
 
 /** Every command berth has, registered in one place. */
 export const COMMANDS: CommandSpec[] = [
@@ -36,4 +41,9 @@ export const COMMANDS: CommandSpec[] = [
   restoreCommand,
   promptCommand,
   runtimeCommand,
+  upCommand,
+  tokenCommand,
+  driftCommand,
+  orphansCommand,
+  reconcileCommand,
 ];

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../registry.js';
-import { withEnvironment } from '../environment.js';
+import { withBackend } from '../backend.js';
 import { printJson } from '../output.js';
 import { renderTable } from '../render/table.js';
 
@@ -7,9 +7,9 @@ export const lsCommand: CommandSpec = {
   name: 'ls [filter]',
   summary: 'services in an environment (FILTER: a part of the name)',
   async run({ args, globals, io }) {
-    return withEnvironment(globals, io, { mutating: false }, async ({ engine, env }) => {
+    return withBackend(globals, io, { mutating: false }, async ({ status, env }) => {
       const filter = args[0]?.toLowerCase();
-      const statuses = (await engine().status()).filter((s) => !filter || s.name.includes(filter));
+      const statuses = (await status()).filter((s) => !filter || s.name.includes(filter));
       if (globals.json) {
         return printJson(
           io,

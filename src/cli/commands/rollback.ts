@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../registry.js';
-import { withEnvironment } from '../environment.js';
+import { withBackend } from '../backend.js';
 import { printJson } from '../output.js';
 import { parsePositiveInt } from '../parse.js';
 import { progressRenderer } from '../render/progress.js';
@@ -15,12 +15,14 @@ export const rollbackCommand: CommandSpec = {
   async run({ args, options, globals, io }) {
     const service = args[0]!;
     const to = options.to === undefined ? undefined : parsePositiveInt(options.to, '--to');
-    return withEnvironment(globals, io, { mutating: true }, async ({ engine, env }) => {
+    return withBackend(globals, io, { mutating: true }, async ({ rollback, env }) => {
       const confirm = await askConfirmation(env, options.confirm, io, `roll back ${service}`);
-      const { operation, urls } = await engine(progressRenderer(io)).rollback(service, to, {
-        noRollback: true,
-        confirm,
-      });
+      const { operation, urls } = await rollback(
+        service,
+        to,
+        { noRollback: true, confirm },
+        progressRenderer(io),
+      );
       if (globals.json) printJson(io, { service, env: env.name, status: operation.status, operation, urls });
       else if (operation.status === 'succeeded')
         io.out(`${service} revision ${operation.revision} is live in ${env.name}`);

@@ -1,5 +1,5 @@
 import type { CommandSpec } from '../registry.js';
-import { withEnvironment } from '../environment.js';
+import { withBackend } from '../backend.js';
 import { age, printJson } from '../output.js';
 import { renderTable } from '../render/table.js';
 import type { ServiceStatus } from '../../engine/status.js';
@@ -7,7 +7,7 @@ import type { Io } from '../io.js';
 
 function colorHealth(io: Io, health: string): string {
   if (health === 'Healthy' || health === 'InSync') return io.color.green(health);
-  if (health === 'Progressing') return io.color.cyan(health);
+  if (health === 'Progressing' || health === 'Repairing') return io.color.cyan(health);
   return io.color.red(health);
 }
 
@@ -20,6 +20,12 @@ function printService(io: Io, status: ServiceStatus): void {
   );
   io.out(`  sync:     ${colorHealth(io, status.sync)}`);
   io.out(`  observed: ${age(status.observedAt)} (${status.observedAt})`);
+  if (status.repairFailing) {
+    const failing = status.repairFailing;
+    io.out(
+      `  repair:   ${io.color.red(`failing: ${failing.attempts} attempt(s) since ${failing.since}`)}; last: ${failing.lastError ?? '?'}`,
+    );
+  }
   if (status.activeOperation) {
     const op = status.activeOperation;
     io.out(`  active:   ${op.kind} ${op.id} (${op.status}${op.step ? `, step "${op.step}"` : ''})`);
@@ -31,7 +37,11 @@ function printService(io: Io, status: ServiceStatus): void {
       r.providerId,
       r.name,
       r.state === 'ok' ? io.color.green('ok') : io.color.red(r.state),
-      r.drift.length ? r.drift.map((d) => `${d.field} differs`).join(', ') : (r.health?.detail ?? ''),
+      r.drift.length
+        ? r.drift
+            .map((d) => `${d.field}: ${JSON.stringify(d.observed)} (wants ${JSON.stringify(d.desired)})`)
+            .join(', ')
+        : (r.health?.detail ?? ''),
     ]);
     io.out(
       renderTable(['KIND', 'ID', 'NAME', 'STATE', 'DETAIL'], rows)
@@ -46,8 +56,8 @@ export const statusCommand: CommandSpec = {
   name: 'status [service]',
   summary: "health, sync/drift, each resource, the observation's age and any active operation",
   async run({ args, globals, io }) {
-    return withEnvironment(globals, io, { mutating: false }, async ({ engine, env }) => {
-      const statuses = await engine().status(args[0]);
+    return withBackend(globals, io, { mutating: false }, async ({ status, env }) => {
+      const statuses = await status(args[0]);
       if (globals.json) return printJson(io, statuses);
       if (statuses.length === 0) {
         io.out(`no services in ${env.name}`);

@@ -1,4 +1,6 @@
 import { berthTags } from '../../core/tags.js';
+import { sleep } from '../../core/clock.js';
+import { UserError } from '../../core/errors.js';
 import { ensureRuntime } from '../../runtime/launcher.js';
 import type { RuntimeClient } from '../../runtime/client.js';
 import type { RuntimeInfo } from '../../runtime/types.js';
@@ -132,6 +134,33 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
       const replicas = await client.logs(computeId, lines);
       return replicas.flatMap((replica) => replica.lines.map((line) => `[replica ${replica.index}] ${line}`));
     },
+    watch(_env, onChange, signal) {
+      void watchRuntime(client, onChange, signal);
+    },
     async close() {},
   };
+}
+
+/**
+ * Follows the runtime's change feed until `signal` aborts. The feed is not scoped by environment:
+ * any change wakes the reconciler, which then observes (a few list calls). A runtime without the
+ * feed, or an unreachable one, leaves the reconciler to its periodic resync.
+ */
+async function watchRuntime(client: RuntimeClient, onChange: () => void, signal: AbortSignal): Promise<void> {
+  let version: number | null = null;
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      const next = await client.changes(version ?? -1, version === null ? 0 : 20_000, signal);
+      if (version !== null && next !== version) onChange();
+      version = next;
+      failures = 0;
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof UserError && error.code === 'not_found') return;
+      failures += 1;
+      version = null;
+      await sleep(Math.min(5_000, 250 * 2 ** failures), signal).catch(() => undefined);
+    }
+  }
 }

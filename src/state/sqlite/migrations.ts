@@ -112,6 +112,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_by_time ON audit (time);
     `,
   },
+  {
+    name: 'leases',
+    sql: `
+      -- Named time-limited claims (one reconciler per environment). A released lease keeps its row
+      -- so that its fencing token keeps increasing across terms.
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT,
+        expires_at INTEGER,
+        token INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes: the number of migrations. */

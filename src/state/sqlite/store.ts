@@ -11,6 +11,7 @@ import {
   type AuditRecord,
   type EventQuery,
   type EventRecord,
+  type LeaseRecord,
   type NewAudit,
   type NewEvent,
   type OperationRecord,
@@ -489,6 +490,38 @@ export class SqliteStateStore implements StateStore {
     return (this.stmt(sql).all(...args) as AuditRow[]).map(toAudit);
   }
 
+  // leases
+
+  async acquireLease(name: string, owner: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null> {
+    return this.immediate(() => {
+      const row = this.leaseRow(name);
+      const live =
+        row !== undefined && row.owner !== null && row.expires_at !== null && row.expires_at > nowMs;
+      if (live && row.owner !== owner) return null;
+      // A renewal by the live holder keeps its term; anything else starts a new one.
+      const token = live ? row.token : (row?.token ?? 0) + 1;
+      const lease: LeaseRecord = { name, owner, expiresAt: nowMs + ttlMs, token };
+      this.stmt(
+        `INSERT INTO leases (name, owner, expires_at, token) VALUES (@name, @owner, @expiresAt, @token)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
+           token = excluded.token`,
+      ).run(lease);
+      return lease;
+    });
+  }
+
+  async releaseLease(name: string, owner: string): Promise<boolean> {
+    const result = this.stmt(
+      'UPDATE leases SET owner = NULL, expires_at = NULL WHERE name = ? AND owner = ?',
+    ).run(name, owner);
+    return result.changes > 0;
+  }
+
+  async getLease(name: string): Promise<LeaseRecord | null> {
+    const row = this.leaseRow(name);
+    return row ? { name: row.name, owner: row.owner, expiresAt: row.expires_at, token: row.token } : null;
+  }
+
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
@@ -518,6 +551,10 @@ export class SqliteStateStore implements StateStore {
     const row = this.stmt('SELECT version FROM services WHERE env = ? AND name = ?').get(env, name) as
       { version: number } | undefined;
     return row?.version ?? null;
+  }
+
+  private leaseRow(name: string): LeaseRow | undefined {
+    return this.stmt('SELECT * FROM leases WHERE name = ?').get(name) as LeaseRow | undefined;
   }
 
   private operationRow(id: string): OperationRow | undefined {
@@ -617,6 +654,13 @@ function pickService(record: Omit<ServiceRecord, 'version'>): Omit<ServiceRecord
 }
 
 // Rows as SQLite returns them, and their conversion to records.
+
+interface LeaseRow {
+  name: string;
+  owner: string | null;
+  expires_at: number | null;
+  token: number;
+}
 
 interface ServiceRow {
   env: string;

@@ -1,0 +1,106 @@
+/**
+ * The HTTP app: routes over the same engine calls that direct mode uses, behind a Host
+ * allow-list and bearer tokens. No CORS: browsers may only call it from its own origin.
+ */
+import Fastify, { type FastifyInstance, type HTTPMethods } from 'fastify';
+import { registerAuth } from './auth.js';
+import type { ControlPlane } from './control-plane.js';
+import { toHttpError } from './errors.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import type { ApiContext } from './routes/context.js';
+import { registerRoutes, type RouteAccess, type RouteDefinition } from './routes/define.js';
+import { envRoutes } from './routes/envs.js';
+import { eventRoutes } from './routes/events.js';
+import { serviceRoutes } from './routes/services.js';
+import { systemRoutes } from './routes/system.js';
+import { StreamRegistry } from './sse.js';
+import type { TokenStore } from './tokens.js';
+
+export interface AppOptions {
+  plane: ControlPlane;
+  tokens: TokenStore;
+  /** The Host header values accepted (see defaultAllowedHosts); read per request. */
+  allowedHosts: () => readonly string[];
+  version: string;
+  metrics?: Metrics;
+  log?: (message: string) => void;
+}
+
+/** A route as Fastify registered it (HEAD twins of GET routes included). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: RouteAccess;
+}
+
+export interface ApiApp {
+  app: FastifyInstance;
+  /** Every route the app answers, as registered: what the security tests enumerate. */
+  routes: RegisteredRoute[];
+  definitions: RouteDefinition[];
+  metrics: Metrics;
+}
+
+export async function buildApp(options: AppOptions): Promise<ApiApp> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, return503OnClosing: false });
+  const metrics = options.metrics ?? createMetrics();
+  const streams = new StreamRegistry();
+  const routes: RegisteredRoute[] = [];
+  const log = options.log ?? (() => undefined);
+
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const access = (route.config as { access?: RouteAccess } | undefined)?.access ?? 'authenticated';
+    for (const method of methods as HTTPMethods[]) routes.push({ method, url: route.url, access });
+  });
+  registerAuth(app, { tokens: options.tokens, allowedHosts: options.allowedHosts });
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toHttpError(error);
+    if (status >= 500)
+      log(`internal error on ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
+    if (status === 401) reply.header('www-authenticate', 'Bearer realm="berth"');
+    return reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      error: 'not_found',
+      message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      details: [],
+      hint: 'see /openapi.json',
+      exitCode: 2,
+    }),
+  );
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
+  app.addHook('preClose', async () => streams.closeAll());
+
+  const context: ApiContext = {
+    plane: options.plane,
+    tokens: options.tokens,
+    streams,
+    metrics,
+    version: options.version,
+  };
+  const definitions: RouteDefinition[] = [];
+  definitions.push(
+    ...systemRoutes(context, () => definitions),
+    ...envRoutes(context),
+    ...serviceRoutes(context),
+    ...eventRoutes(context),
+  );
+  registerRoutes(app, definitions);
+  await app.ready();
+  return { app, routes, definitions, metrics };
+}

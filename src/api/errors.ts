@@ -1,0 +1,104 @@
+/**
+ * Every API error is JSON `{ error, message, details[], hint, exitCode }` with a 4xx status; a 5xx
+ * means a bug. `exitCode` is what the CLI exits with, so that a command fails the same way over
+ * the API as in direct mode.
+ */
+import type { FastifyError } from 'fastify';
+import type { z } from 'zod';
+import { isUserError, type ExitCode } from '../core/errors.js';
+
+export interface ApiErrorBody {
+  error: string;
+  message: string;
+  details: string[];
+  hint: string | null;
+  exitCode: number;
+}
+
+/** An error with its HTTP status, raised by the API layer itself (auth, validation, routing). */
+export class HttpError extends Error {
+  readonly details: string[];
+  readonly hint?: string;
+  readonly exitCode: ExitCode;
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options: { details?: string[]; hint?: string; exitCode?: ExitCode } = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+    this.details = options.details ?? [];
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? 2;
+  }
+}
+
+/** The HTTP status for a UserError's code (the engine's errors know nothing of HTTP). */
+function statusForUserError(code: string, exitCode: number): number {
+  if (code === 'not_found') return 404;
+  if (code === 'conflict' || code === 'operation_active') return 409;
+  if (exitCode === 3) return 409; // refused by a safety guard: the request is fine, the state says no
+  if (exitCode === 1) return 422;
+  return 400;
+}
+
+/** Lines "path: message" for each problem zod found. */
+export function zodDetails(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.map(String).join('.') || '(body)'}: ${issue.message}`);
+}
+
+export function toHttpError(error: unknown): { status: number; body: ApiErrorBody } {
+  if (error instanceof HttpError) {
+    return {
+      status: error.status,
+      body: {
+        error: error.code,
+        message: error.message,
+        details: error.details,
+        hint: error.hint ?? null,
+        exitCode: error.exitCode,
+      },
+    };
+  }
+  if (isUserError(error)) {
+    return {
+      status: statusForUserError(error.code, error.exitCode),
+      body: {
+        error: error.code,
+        message: error.message,
+        details: error.details,
+        hint: error.hint ?? null,
+        exitCode: error.exitCode,
+      },
+    };
+  }
+  const fastifyError = error as Partial<FastifyError>;
+  if (
+    typeof fastifyError.statusCode === 'number' &&
+    fastifyError.statusCode >= 400 &&
+    fastifyError.statusCode < 500
+  ) {
+    return {
+      status: fastifyError.statusCode,
+      body: {
+        error: (fastifyError.code ?? 'bad_request').toLowerCase(),
+        message: fastifyError.message ?? 'bad request',
+        details: [],
+        hint: null,
+        exitCode: 2,
+      },
+    };
+  }
+  return {
+    status: 500,
+    body: {
+      error: 'internal',
+      message: 'internal error (this is a bug in berth, please report it; the server log has the stack)',
+      details: [],
+      hint: null,
+      exitCode: 1,
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/** The OpenAPI 3.1 document, generated from the route declarations and their zod schemas. */
+import { z } from 'zod';
+import type { RouteDefinition } from './routes/define.js';
+
+const errorSchema = z
+  .object({
+    error: z.string().describe('a stable machine-readable code'),
+    message: z.string(),
+    details: z.array(z.string()),
+    hint: z.string().nullable().describe('the next thing to try'),
+    exitCode: z.number().int().describe('what the CLI exits with for this error'),
+  })
+  .meta({ id: 'Error' });
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {
+  return z.toJSONSchema(schema, { io, unrepresentable: 'any', reused: 'inline' });
+}
+
+/** Moves every named ($defs) schema into components.schemas and points $refs there. */
+function hoist(value: unknown, components: Record<string, unknown>): unknown {
+  if (Array.isArray(value)) return value.map((item) => hoist(item, components));
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+    if (key === '$defs' && item && typeof item === 'object') {
+      for (const [name, def] of Object.entries(item as Record<string, unknown>)) {
+        components[name] = hoist(def, components);
+      }
+    } else if (key === '$ref' && typeof item === 'string') {
+      out.$ref = item.replace('#/$defs/', '#/components/schemas/');
+    } else if (key !== '$schema') {
+      out[key] = hoist(item, components);
+    }
+  }
+  return out;
+}
+
+function queryParameters(schema: z.ZodType | undefined, components: Record<string, unknown>) {
+  if (!schema) return [];
+  const json = hoist(jsonSchema(schema, 'input'), components) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+  };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: json.required?.includes(name) ?? false,
+    schema: property,
+  }));
+}
+
+export function buildOpenApi(routes: RouteDefinition[], version: string): Record<string, unknown> {
+  const components: Record<string, unknown> = {};
+  const paths: Record<string, Record<string, unknown>> = {};
+  const errorRef = { $ref: '#/components/schemas/Error' };
+  hoist(jsonSchema(errorSchema, 'output'), components); // registers components.schemas.Error
+  for (const route of routes) {
+    const path = route.url.replace(/:(\w+)/g, '{$1}');
+    const pathParameters = [...route.url.matchAll(/:(\w+)/g)].map((match) => ({
+      name: match[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    const responses: Record<string, unknown> = {};
+    for (const [status, response] of Object.entries(route.responses)) {
+      const mediaType = response.stream
+        ? 'text/event-stream'
+        : response.html
+          ? 'text/html'
+          : 'application/json';
+      responses[status] = {
+        description: response.description,
+        ...(response.schema || response.stream || response.html
+          ? {
+              content: {
+                [mediaType]: {
+                  schema: response.schema
+                    ? hoist(jsonSchema(response.schema, 'output'), components)
+                    : { type: 'string' },
+                },
+              },
+            }
+          : {}),
+      };
+    }
+    const protectedRoute = route.access !== 'public';
+    if (protectedRoute) {
+      responses['401'] = {
+        description: 'no or invalid token',
+        content: { 'application/json': { schema: errorRef } },
+      };
+      responses['403'] = {
+        description: 'the token has no sufficient role in this environment',
+        content: { 'application/json': { schema: errorRef } },
+      };
+    }
+    responses['4XX'] = { description: 'bad request', content: { 'application/json': { schema: errorRef } } };
+    paths[path] ??= {};
+    paths[path][route.method.toLowerCase()] = {
+      summary: route.summary,
+      tags: [route.tag],
+      'x-berth-access': route.access,
+      ...(protectedRoute ? { security: [{ bearer: [] }] } : { security: [] }),
+      parameters: [...pathParameters, ...queryParameters(route.query, components)],
+      ...(route.body
+        ? {
+            requestBody: {
+              required: true,
+              content: { 'application/json': { schema: hoist(jsonSchema(route.body, 'input'), components) } },
+            },
+          }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'berth control plane API',
+      version,
+      description:
+        'Deploy, roll back, delete and watch services. Every route but /healthz, /openapi.json and the dashboard needs a bearer token with a role (viewer, deployer, admin) in the environment it touches.',
+    },
+    components: {
+      schemas: components,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * Routes declared as data: method, URL, who may call it, and the zod schemas of its input and
+ * output. The same declaration validates requests, registers the Fastify route and feeds the
+ * OpenAPI document, so the three cannot disagree.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { HttpError, zodDetails } from '../errors.js';
+import type { Access, Principal } from '../tokens.js';
+
+/** public: no token (health, OpenAPI, dashboard files); authenticated: any valid token. */
+export type RouteAccess = 'public' | 'authenticated' | Access;
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: RouteAccess;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export interface RouteInput<B, Q> {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  params: Record<string, string>;
+  body: B;
+  query: Q;
+  /** The verified caller (null only on public routes). */
+  principal: Principal;
+}
+
+export interface RouteDefinition<B extends z.ZodType = z.ZodType, Q extends z.ZodType = z.ZodType> {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Fastify syntax: /v1/envs/:env/services/:service */
+  url: string;
+  summary: string;
+  tag: string;
+  access: RouteAccess;
+  body?: B;
+  query?: Q;
+  /** Status -> what it returns; `stream` marks a text/event-stream. */
+  responses: Record<number, { description: string; schema?: z.ZodType; stream?: boolean; html?: boolean }>;
+  handler(input: RouteInput<z.output<B>, z.output<Q>>): Promise<unknown>;
+}
+
+export function defineRoute<B extends z.ZodType = z.ZodUnknown, Q extends z.ZodType = z.ZodUnknown>(
+  definition: RouteDefinition<B, Q>,
+): RouteDefinition {
+  return definition as unknown as RouteDefinition;
+}
+
+function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, what: string): z.output<S> {
+  if (!schema) return value as z.output<S>;
+  const result = schema.safeParse(value ?? (what === 'body' ? undefined : {}));
+  if (!result.success) {
+    throw new HttpError(400, 'invalid_input', `the request ${what} is invalid`, {
+      details: zodDetails(result.error),
+    });
+  }
+  return result.data;
+}
+
+export function registerRoutes(app: FastifyInstance, definitions: RouteDefinition[]): void {
+  for (const definition of definitions) {
+    app.route({
+      method: definition.method,
+      url: definition.url,
+      config: { access: definition.access },
+      handler: async (request, reply) => {
+        const body = parse(definition.body, request.body, 'body');
+        const query = parse(definition.query, request.query, 'query');
+        const result = await definition.handler({
+          request,
+          reply,
+          params: request.params as Record<string, string>,
+          body,
+          query,
+          principal: request.principal as Principal,
+        });
+        if (reply.sent) return reply;
+        return result;
+      },
+    });
+  }
+}

@@ -1,0 +1,73 @@
+/** The control plane process: the API on a port, the engine runner, and the hosts beside them. */
+import { createRequire } from 'node:module';
+import { ControlPlane } from './control-plane.js';
+import { buildApp } from './app.js';
+import { defaultAllowedHosts } from './auth.js';
+import { startControlPlaneHosts, type ControlPlaneHosts } from './hosts.js';
+import { createMetrics } from './metrics.js';
+import { TokenStore } from './tokens.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../../package.json') as { version: string };
+
+export interface StartOptions {
+  dataDir: string;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Extra accepted Host header values (host:port), e.g. behind a reverse proxy. */
+  allowHosts?: string[];
+  log?: (message: string) => void;
+}
+
+export interface RunningControlPlane {
+  url: string;
+  port: number;
+  plane: ControlPlane;
+  /**
+   * Stops accepting requests, ends live streams, lets each running operation finish its current
+   * step (up to `graceMs`), then closes. Operations still running stay resumable.
+   */
+  close(graceMs?: number): Promise<{ interrupted: number }>;
+}
+
+export async function startControlPlane(options: StartOptions): Promise<RunningControlPlane> {
+  const log = options.log ?? (() => undefined);
+  const metrics = createMetrics({ defaultMetrics: true });
+  let hosts: ControlPlaneHosts | null = null;
+  const plane = await ControlPlane.create({
+    dataDir: options.dataDir,
+    log,
+    onEvent: (event) => metrics.observeEvent(event),
+    onWrite: (env, service) => hosts?.enqueue(env, service),
+  });
+  let allowed: string[] = [];
+  const { app } = await buildApp({
+    plane,
+    tokens: TokenStore.forDataDir(options.dataDir),
+    allowedHosts: () => allowed,
+    version,
+    metrics,
+    log,
+  });
+  const host = options.host ?? '127.0.0.1';
+  await app.listen({ host, port: options.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  allowed = defaultAllowedHosts(port, options.allowHosts);
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `http://${urlHost}:${port}`;
+  hosts = await startControlPlaneHosts(plane);
+  void plane.resumeInterrupted({ name: 'control-plane', interface: 'api' });
+  return {
+    url,
+    port,
+    plane,
+    async close(graceMs) {
+      await app.close();
+      await hosts?.stop();
+      return plane.close(graceMs);
+    },
+  };
+}

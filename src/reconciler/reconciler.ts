@@ -1,0 +1,329 @@
+import { errorMessage } from '../core/errors.js';
+import { Engine } from '../engine/engine.js';
+import { observeEnvironment } from '../engine/drift.js';
+import { newOwner, ownerMayBeAlive } from '../engine/owner.js';
+import { environmentStatus, type ServiceStatus } from '../engine/status.js';
+import type { Provider } from '../providers/provider.js';
+import type { EnvironmentConfig } from '../spec/types.js';
+import type { EventRecord, NewEvent, StateStore } from '../state/store.js';
+import { WorkQueue } from './queue.js';
+import {
+  ENVIRONMENT_KEY,
+  newMemory,
+  reconcile,
+  type Observation,
+  type ReconcileDeps,
+  type ReconcileOutcome,
+  type ServiceMemory,
+} from './reconcile.js';
+import { defaultResyncMs, periodicResync, providerChanges } from './sources.js';
+
+export interface ReconcilerOptions {
+  store: StateStore;
+  provider: Provider;
+  env: EnvironmentConfig;
+  /** Resync period. Default 5 s for the local provider, 30 s for AWS. */
+  resyncMs?: number;
+  /** Every event the reconciler and its repairs record, as soon as it is stored. */
+  onEvent?: (event: EventRecord) => void;
+  /** Lease owner name. Default host/pid/random (a dead local holder's lease is taken at once). */
+  owner?: string;
+  /** How long the environment lease lasts without renewal. Default 15 s (renewed every third). */
+  leaseTtlMs?: number;
+  /** Keys worked on at once. Default 8 (repairs mostly wait for replicas). */
+  workers?: number;
+  /** First wait after a failed repair; doubles per failure. Default 2 s. */
+  repairBackoffMs?: number;
+  /** Longest wait between failing repairs. Default 5 min. */
+  maxRepairBackoffMs?: number;
+  /** A single reconcile run fails after this long (its key is retried with backoff). Default 5 min. */
+  runTimeoutMs?: number;
+  /** Problems of the reconciler itself (a run that threw), for logs. */
+  onError?: (key: string, error: unknown) => void;
+}
+
+export interface ServiceReconcileState {
+  service: string;
+  outcome: ReconcileOutcome | null;
+  detail: string;
+  lastRunAt: string | null;
+  /** Drift now seen, with when each was first seen. */
+  drift: {
+    kind: string;
+    key: string;
+    providerId: string | null;
+    state: string;
+    fields: string[];
+    firstSeenAt: string;
+  }[];
+  /** Set while repairs keep failing. */
+  repairFailing: { attempts: number; lastError: string | null; nextAttemptAt: string } | null;
+}
+
+export interface ReconcilerStatus {
+  env: string;
+  owner: string;
+  /** Holds the environment's lease (only the holder acts). */
+  leader: boolean;
+  leaseToken: number | null;
+  resyncMs: number;
+  /** Whether the provider's change feed is followed (else only the resync notices changes). */
+  changeFeed: boolean;
+  lastObservationAt: string | null;
+  queued: number;
+  services: ServiceReconcileState[];
+}
+
+export interface Reconciler {
+  /** Stops the sources and workers (waiting briefly for runs in flight) and releases the lease. */
+  stop(): Promise<void>;
+  /** Looks at a service soon (API writes call this). */
+  enqueue(service: string): void;
+  status(): ReconcilerStatus;
+  /**
+   * Every service's status from the reconciler's latest observation, without observing again; an
+   * observation older than three resync periods shows as Unknown with its age.
+   */
+  serviceStatus(service?: string): Promise<ServiceStatus[]>;
+}
+
+/** Runs `work` with a deadline; the work itself is not stopped (its operations have their own). */
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000}s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Starts the reconciler of one environment: sources -> queue -> workers -> reconcile(key). Only
+ * the holder of the environment's lease (`reconciler/<env>` in the state store) works keys, so
+ * two control planes never fight; the others stand by and take over when the lease is free.
+ */
+export function startReconciler(options: ReconcilerOptions): Reconciler {
+  const { store, provider, env } = options;
+  const owner = options.owner ?? newOwner();
+  const resyncMs = options.resyncMs ?? defaultResyncMs(provider.name);
+  const leaseTtlMs = options.leaseTtlMs ?? 15_000;
+  const leaseName = `reconciler/${env.name}`;
+  const abort = new AbortController();
+  const queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 60_000 });
+  const memories = new Map<string, ServiceMemory>();
+  const engine = new Engine({
+    store,
+    provider,
+    env,
+    onEvent: options.onEvent,
+    actor: { name: 'reconciler', interface: 'direct' },
+  });
+
+  let leaderUntil = 0;
+  let leaseToken: number | null = null;
+  const isLeader = () => Date.now() < leaderUntil;
+
+  const emit = async (event: NewEvent) => {
+    const record = await store.appendEvent({ ...event, data: { ...event.data, reconciler: owner } });
+    options.onEvent?.(record);
+  };
+
+  // One observation at a time, shared by every key that it is fresh enough for.
+  let latest: Observation | null = null;
+  let inflight: Promise<Observation> | null = null;
+  const observe = async (minAt: number): Promise<Observation> => {
+    for (;;) {
+      if (latest && latest.at >= minAt) return latest;
+      if (inflight) {
+        await inflight.catch(() => undefined);
+        continue;
+      }
+      const at = Date.now();
+      inflight = observeEnvironment(provider, env.name).then((data) => {
+        if (!latest || at > latest.at) latest = { data, at };
+        return { data, at };
+      });
+      try {
+        return await inflight;
+      } finally {
+        inflight = null;
+      }
+    }
+  };
+
+  const deps: ReconcileDeps = {
+    store,
+    provider,
+    env,
+    engine,
+    observe,
+    memory: (key) => {
+      let memory = memories.get(key);
+      if (!memory) memories.set(key, (memory = newMemory()));
+      return memory;
+    },
+    forget: (key) => memories.delete(key),
+    emit,
+    repairBackoff: { baseMs: options.repairBackoffMs ?? 2_000, maxMs: options.maxRepairBackoffMs ?? 300_000 },
+    now: () => Date.now(),
+  };
+
+  const enqueueAll = async () => {
+    if (!isLeader()) return;
+    queue.add(ENVIRONMENT_KEY);
+    for (const record of await store.listServices(env.name)) queue.add(record.name);
+    // Services berth no longer records but still remembers (deleted): let them be forgotten.
+    for (const key of memories.keys()) queue.add(key);
+  };
+  const enqueueAllSafely = () => {
+    enqueueAll().catch((error: unknown) => options.onError?.(ENVIRONMENT_KEY, error));
+  };
+
+  // The lease: renewed every third of its life; a dead local holder's lease counts as expired.
+  const tickLease = async () => {
+    const now = Date.now();
+    let at = now;
+    const current = await store.getLease(leaseName);
+    if (
+      current?.owner &&
+      current.owner !== owner &&
+      current.expiresAt !== null &&
+      current.expiresAt > now &&
+      !ownerMayBeAlive(current.owner)
+    ) {
+      at = current.expiresAt;
+    }
+    const lease = await store.acquireLease(leaseName, owner, leaseTtlMs, at);
+    const was = isLeader();
+    // Act only until a bit before expiry, so a slow renewal never overlaps the next holder.
+    leaderUntil = lease
+      ? Math.min(lease.expiresAt ?? 0, now + leaseTtlMs) - Math.min(1_000, leaseTtlMs / 5)
+      : 0;
+    leaseToken = lease?.token ?? null;
+    if (lease && !was) {
+      await emit({
+        env: env.name,
+        service: null,
+        operationId: null,
+        type: 'reconciler.leading',
+        message: `reconciler ${owner} now watches ${env.name} (lease term ${lease.token}; resync every ${resyncMs / 1000}s)`,
+        data: { token: lease.token },
+      });
+      enqueueAllSafely();
+    }
+  };
+  let leaseLoop: Promise<void> | null = null;
+  const leaseTimer = setInterval(
+    () => {
+      leaseLoop ??= tickLease()
+        .catch((error: unknown) => options.onError?.('(lease)', error))
+        .finally(() => (leaseLoop = null));
+    },
+    Math.max(50, Math.floor(leaseTtlMs / 3)),
+  );
+  leaseLoop = tickLease()
+    .catch((error: unknown) => options.onError?.('(lease)', error))
+    .finally(() => (leaseLoop = null));
+
+  periodicResync(resyncMs, enqueueAllSafely, abort.signal);
+  const changeFeed = providerChanges(provider, env.name, enqueueAllSafely, abort.signal);
+
+  const runTimeoutMs = options.runTimeoutMs ?? 300_000;
+  const worker = async () => {
+    for (;;) {
+      const item = await queue.get();
+      if (!item) return;
+      const { key, addedAt } = item;
+      try {
+        if (!isLeader()) continue; // a standby drops keys; the leader's resync covers them
+        const result = await withTimeout(reconcile(deps, key, addedAt), runTimeoutMs, `reconcile ${key}`);
+        const memory = memories.get(key);
+        if (memory) {
+          memory.lastOutcome = result.outcome;
+          memory.lastDetail = result.detail;
+          memory.lastRunAt = Date.now();
+        }
+        queue.forget(key);
+        if (result.requeueAfterMs !== undefined) queue.add(key, result.requeueAfterMs);
+      } catch (error) {
+        // A crash of one run is never the end of the reconciler: that key is retried with backoff.
+        const memory = memories.get(key);
+        if (memory) {
+          memory.lastOutcome = null;
+          memory.lastDetail = `reconcile failed: ${errorMessage(error)}`;
+          memory.lastRunAt = Date.now();
+        }
+        options.onError?.(key, error);
+        queue.addRateLimited(key);
+      } finally {
+        queue.done(key);
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, options.workers ?? 8) }, () => worker());
+
+  return {
+    async stop() {
+      abort.abort();
+      clearInterval(leaseTimer);
+      queue.shutDown();
+      await Promise.race([
+        Promise.allSettled(workers),
+        new Promise((resolve) => setTimeout(resolve, 10_000)),
+      ]);
+      await leaseLoop?.catch(() => undefined);
+      leaderUntil = 0;
+      await store.releaseLease(leaseName, owner).catch(() => false);
+    },
+    enqueue(service) {
+      queue.add(service);
+    },
+    status() {
+      const services: ServiceReconcileState[] = [];
+      for (const [service, memory] of memories) {
+        if (service === ENVIRONMENT_KEY) continue;
+        services.push({
+          service,
+          outcome: memory.lastOutcome,
+          detail: memory.lastDetail,
+          lastRunAt: memory.lastRunAt ? new Date(memory.lastRunAt).toISOString() : null,
+          drift: [...memory.items.values()].map(({ item, firstSeenAt }) => ({
+            kind: item.kind,
+            key: item.key,
+            providerId: item.providerId,
+            state: item.state,
+            fields: item.fields.map((field) => field.field),
+            firstSeenAt: new Date(firstSeenAt).toISOString(),
+          })),
+          repairFailing:
+            memory.failures > 0
+              ? {
+                  attempts: memory.failures,
+                  lastError: memory.lastError,
+                  nextAttemptAt: new Date(memory.retryAt).toISOString(),
+                }
+              : null,
+        });
+      }
+      return {
+        env: env.name,
+        owner,
+        leader: isLeader(),
+        leaseToken,
+        resyncMs,
+        changeFeed,
+        lastObservationAt: latest ? new Date(latest.at).toISOString() : null,
+        queued: queue.length,
+        services: services.sort((a, b) => a.service.localeCompare(b.service)),
+      };
+    },
+    async serviceStatus(service) {
+      const observation = latest ?? (await observe(0));
+      return environmentStatus(store, provider, env, service, {
+        observation,
+        staleAfterMs: 3 * resyncMs,
+      });
+    },
+  };
+}

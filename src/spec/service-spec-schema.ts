@@ -1,0 +1,72 @@
+/**
+ * The normalized ServiceSpec (types.ts) as a zod schema: what the API accepts as "apply this spec"
+ * once a client has read and normalized berth.yaml (the CLI does it locally, so that every
+ * diagnostic and path is resolved the same way as in direct mode). The same rules as berth.yaml,
+ * stated for the normalized shape; the OpenAPI document is generated from this schema.
+ */
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+
+import { SERVICE_NAME_PATTERN } from '../core/ids.js';
+import { MAX_DURATION_MS } from './duration.js';
+import { isHostName } from './schema-helpers.js';
+import { ENV_VAR_NAME_PATTERN, RESERVED_ENV_VARS } from './service-schema.js';
+import type { HealthSpec, ServiceSpec } from './types.js';
+
+const noNul = (text: string) => !text.includes('\0');
+
+export const healthSpecSchema = z
+  .strictObject({
+    path: z
+      .string()
+      .regex(/^\/[^\s]*$/, 'must start with "/" and contain no spaces')
+      .max(2048),
+    intervalMs: z.number().int().min(100).max(MAX_DURATION_MS),
+    timeoutMs: z.number().int().min(1).max(MAX_DURATION_MS),
+    healthyThreshold: z.number().int().min(1).max(10),
+    unhealthyThreshold: z.number().int().min(1).max(10),
+  })
+  .refine((health) => health.timeoutMs < health.intervalMs, {
+    message: 'timeoutMs must be shorter than intervalMs',
+    path: ['timeoutMs'],
+  }) satisfies z.ZodType<HealthSpec>;
+
+export const serviceSpecSchema = z
+  .strictObject({
+    name: z.string().regex(SERVICE_NAME_PATTERN, 'must be a DNS label: 1-40 of a-z, 0-9 and "-"'),
+    run: z
+      .strictObject({
+        command: z.array(z.string().min(1).refine(noNul, 'must not contain a NUL character')).min(1),
+        cwd: z.string().refine(isAbsolute, 'must be an absolute path').refine(noNul),
+      })
+      .optional(),
+    image: z.string().min(1).max(1024).optional(),
+    port: z.number().int().min(1).max(65535),
+    replicas: z.number().int().min(0).max(100),
+    health: healthSpecSchema,
+    domains: z
+      .array(z.string().refine(isHostName, 'must be a lower-case host name like "shop.example.com"'))
+      .max(100)
+      .refine((domains) => new Set(domains).size === domains.length, 'must not list a host name twice'),
+    env: z
+      .record(
+        z
+          .string()
+          .regex(ENV_VAR_NAME_PATTERN, 'must be a variable name like LOG_LEVEL')
+          .refine((name) => !Object.hasOwn(RESERVED_ENV_VARS, name), 'is reserved by berth'),
+        z.string().refine(noNul, 'must not contain a NUL character'),
+      )
+      .refine((env) => !Object.hasOwn(env, '__proto__'), 'must not name __proto__'),
+    protection: z.strictObject({ deletion: z.boolean() }),
+    drift: z.enum(['heal', 'report']),
+  })
+  .refine((spec) => spec.run !== undefined || spec.image !== undefined, {
+    message: 'needs run (local provider) or image (AWS provider)',
+    path: ['run'],
+  })
+  .meta({ id: 'ServiceSpec', description: 'A berth.yaml, normalized and resolved for one environment.' });
+
+// The schema and the hand-written type must describe the same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _sameShape: Same<z.output<typeof serviceSpecSchema>, ServiceSpec> = true;
+void _sameShape;

@@ -1,0 +1,91 @@
+/**
+ * The StateStore contract on DynamoDB (a real moto server), plus what only several stores on one
+ * table can show: one lease holder and one active operation across control planes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { DynamoStateStore } from '../../src/state/dynamodb/store.js';
+import { createDynamoClient, ensureTable } from '../../src/state/dynamodb/table.js';
+import { ActiveOperationError } from '../../src/state/store.js';
+import { describeStateStoreContract } from '../state/contract.js';
+import { motoConnection, startMoto, STAGING_ACCOUNT, type MotoServer } from '../helpers/moto.js';
+
+const TABLE = 'berth-contract';
+let moto: MotoServer | undefined;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  const client = createDynamoClient(motoConnection(moto, STAGING_ACCOUNT));
+  try {
+    expect(await ensureTable(client, TABLE)).toBe('created');
+    expect(await ensureTable(client, TABLE)).toBe('found');
+  } finally {
+    client.destroy();
+  }
+}, 60_000);
+
+afterAll(async () => {
+  await moto?.stop();
+});
+
+const open = () =>
+  DynamoStateStore.open({ table: TABLE, connection: motoConnection(moto!, STAGING_ACCOUNT) });
+
+describeStateStoreContract('dynamodb (moto)', open);
+
+describe('DynamoStateStore', () => {
+  it('refuses to open a table that does not exist, naming env init', async () => {
+    await expect(
+      DynamoStateStore.open({ table: 'no-such-table', connection: motoConnection(moto!, STAGING_ACCOUNT) }),
+    ).rejects.toThrow(/no-such-table does not exist/);
+  });
+
+  it('several control planes on one table: one active operation, one lease holder, fencing on takeover', async () => {
+    const stores = await Promise.all([open(), open(), open()]);
+    try {
+      const env = `env-${Date.now().toString(36)}`;
+      const outcomes = await Promise.allSettled(
+        stores.map((store, i) =>
+          store.createOperation({
+            id: `op-${env}-${i}`,
+            env,
+            service: 'web',
+            kind: 'deploy',
+            status: 'pending',
+            revision: 1,
+            params: {},
+            steps: [],
+          }),
+        ),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes)
+        if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ActiveOperationError);
+
+      // One reconciler leader per environment; when it stops renewing, another takes over.
+      const now = Date.now();
+      const leases = await Promise.all(
+        stores.map((store, i) => store.acquireLease(`reconciler/${env}`, `plane-${i}`, 1_000, now)),
+      );
+      const leaders = leases.filter((lease) => lease !== null);
+      expect(leaders).toHaveLength(1);
+      const leader = leaders[0]!;
+      const follower = stores.find((_, i) => `plane-${i}` !== leader.owner)!;
+      expect(await follower.acquireLease(`reconciler/${env}`, 'plane-x', 1_000, now + 999)).toBeNull();
+      const next = await follower.acquireLease(`reconciler/${env}`, 'plane-x', 1_000, now + 1_000);
+      expect(next).toMatchObject({ owner: 'plane-x', token: leader.token + 1 });
+
+      // An operation never runs in two places: a takeover fences the old runner's writes.
+      const won = outcomes.find((o) => o.status === 'fulfilled') as PromiseFulfilledResult<{ id: string }>;
+      const a = (await stores[0]!.claimOperation(won.value.id, 'plane-a', 1_000, now))!;
+      expect(await stores[1]!.claimOperation(won.value.id, 'plane-b', 1_000, now + 500)).toBeNull();
+      const b = (await stores[1]!.claimOperation(won.value.id, 'plane-b', 1_000, now + 1_000))!;
+      expect(b.fencingToken).toBe(a.fencingToken + 1);
+      await expect(stores[0]!.saveOperation(a, 1_000, now + 1_001)).rejects.toThrow(/taken over/);
+      await stores[1]!.saveOperation({ ...b, status: 'succeeded' }, 1_000, now + 1_001);
+      expect(await stores[2]!.getActiveOperation(env, 'web')).toBeNull();
+    } finally {
+      for (const store of stores) await store.close();
+    }
+  });
+});
