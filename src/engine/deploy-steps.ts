@@ -12,8 +12,6 @@ import { syncInventory } from './inventory.js';
 
 /** The fields of a compute that change in place; any other difference means new replicas. */
 const IN_PLACE_FIELDS = new Set(['replicas']);
-// Readiness is a cheap loopback call; polling often keeps a deploy close to the replicas' own start time.
-const POLL_MS = 10;
 
 export const DEPLOY_STEP_NAMES = [
   'validate',
@@ -87,6 +85,9 @@ export function deploySteps(
       async run(step) {
         if (provider.name === 'local' && !spec.run) {
           throw new UserError(`${spec.name} has no run.command, which the local provider needs`);
+        }
+        if (provider.name === 'aws' && !spec.image) {
+          throw new UserError(`${spec.name} has no image, which the aws provider needs`);
         }
         return `revision ${step.operation.revision}: ${spec.name}, ${spec.replicas} replica(s)`;
       },
@@ -162,7 +163,7 @@ export function deploySteps(
             last = readiness.detail;
             await step.progress(last);
           }
-          await sleep(POLL_MS, step.signal);
+          await sleep(provider.readinessPollMs, step.signal);
         }
       },
     },

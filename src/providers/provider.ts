@@ -97,6 +97,11 @@ export interface Provider {
   /** The desired resources of one kind for a spec (one compute; a route and DNS name per host; one health check). */
   desired(kind: ResourceKind, context: DesiredContext): DesiredResource[];
   readiness(computeId: string): Promise<ComputeReadiness>;
+  /**
+   * How long to wait between readiness checks: short for a local runtime (a deploy should not lag
+   * its replicas' start), long enough on a cloud to stay within the account's shared API budget.
+   */
+  readonly readinessPollMs: number;
   /** The last lines each replica printed, for explaining a failed health step. */
   recentLogs(computeId: string, lines: number): Promise<string[]>;
   /**

@@ -154,8 +154,6 @@ export async function createAwsProvider(
     }
   }
 
-  const lastAsked = new Map<string, number>();
-
   const noDns = {
     kind: 'dns' as const,
     observeAll: async () => [],
@@ -195,10 +193,8 @@ export async function createAwsProvider(
 
     desired,
 
+    readinessPollMs: READINESS_INTERVAL_MS,
     async readiness(computeId): Promise<ComputeReadiness> {
-      const wait = (lastAsked.get(computeId) ?? 0) + READINESS_INTERVAL_MS - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      lastAsked.set(computeId, Date.now());
       const out = await apis.ecs.describeServices({ cluster: settings.cluster, services: [computeId] });
       const service = out.services?.[0];
       if (!service || service.status !== 'ACTIVE') {

@@ -107,6 +107,8 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
       return hostnames(spec, env).map((host) => `http://${host}:${info.proxy.port}/`);
     },
     desired,
+    // A readiness check is a cheap loopback call.
+    readinessPollMs: 10,
     async readiness(computeId): Promise<ComputeReadiness> {
       const service = await client.get('services', computeId);
       if (!service)
