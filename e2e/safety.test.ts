@@ -92,7 +92,7 @@ describe('know where you are: identity, audit, restore, timeline', () => {
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toContain('| Time (UTC) | Event |');
     expect(md.stdout).toMatch(/\| \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z \| hello: deploy started \|/);
-    expect(md.stdout).toContain('asked for delete hello directly (CLI)');
+    expect(md.stdout).toContain('asked for delete hello in direct mode');
     expect(md.stdout).toContain('hello: delete succeeded');
     const json = JSON.parse(
       (await cli('timeline', '--env', 'production', '--since', '1h', '--format', 'json')).stdout,

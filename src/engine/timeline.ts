@@ -18,16 +18,24 @@ const NOTABLE =
 const OUTAGE_BEGINS = /^(health\.(down|degraded|missing)|drift\.seen)$/;
 const OUTAGE_ENDS = /^(health\.(up|restored|healthy)|drift\.repaired)$/;
 
+/** Kinds and states of drift that stop a service from answering at its hostname. */
+const SERVING: Record<string, string[]> = {
+  compute: ['missing', 'unhealthy'],
+  route: ['missing', 'modified'],
+  dns: ['missing', 'modified'],
+};
+
 function servingDrift(event: EventRecord): boolean {
   if (event.type.startsWith('health.')) return true;
-  const kind = String(event.data?.kind ?? '');
-  const state = String(event.data?.state ?? event.data?.drift ?? '');
-  return ['compute', 'route', 'dns'].includes(kind) && ['missing', 'unhealthy'].includes(state);
+  const items = Array.isArray(event.data?.items)
+    ? (event.data.items as { kind?: string; state?: string }[])
+    : [];
+  return items.some((item) => SERVING[item.kind ?? '']?.includes(item.state ?? ''));
 }
 
 function auditLine(entry: AuditRecord): string {
   const service = typeof entry.args.service === 'string' ? ` ${entry.args.service}` : '';
-  const via = entry.interface === 'api' ? 'through the API' : 'directly (CLI)';
+  const via = entry.interface === 'api' ? 'through the API' : 'in direct mode';
   const identity = entry.identity ? ` as ${entry.identity}` : '';
   return `${entry.actor} asked for ${entry.action}${service} ${via}${identity}: ${entry.result}`;
 }
