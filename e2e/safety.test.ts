@@ -91,7 +91,7 @@ describe('know where you are: identity, audit, restore, timeline', () => {
     const md = await cli('timeline', '--env', 'production', '--since', '1h', '--until', 'now');
     expect(md.code, md.stderr).toBe(0);
     expect(md.stdout).toContain('| Time (UTC) | Event |');
-    expect(md.stdout).toMatch(/\| \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z \| hello: deploy started \|/);
+    expect(md.stdout).toMatch(/\| \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}Z \| hello: deploy started \|/);
     expect(md.stdout).toContain('asked for delete hello in direct mode');
     expect(md.stdout).toContain('hello: delete succeeded');
     const json = JSON.parse(

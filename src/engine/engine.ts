@@ -117,10 +117,13 @@ export class Engine {
 
   /** Deploys an earlier revision as a new one (default: the one before the current). */
   async rollback(service: string, to?: number, request: DeployRequest = {}): Promise<OperationOutcome> {
-    return this.mutation('rollback', service, { to: to ?? null }, async () => {
-      requireConfirmation(this.options.env, request.confirm, `roll back ${service}`);
-      return this.rollbackNow(service, to, request);
-    });
+    return this.mutation(
+      'rollback',
+      service,
+      { to: to ?? null },
+      () => this.rollbackNow(service, to, request),
+      () => requireConfirmation(this.options.env, request.confirm, `roll back ${service}`),
+    );
   }
 
   private async rollbackNow(
@@ -200,10 +203,13 @@ export class Engine {
   }
 
   async delete(service: string, request: { confirm?: string } = {}): Promise<OperationOutcome> {
-    return this.mutation('delete', service, {}, async () => {
-      requireConfirmation(this.options.env, request.confirm, `delete ${service}`);
-      return this.deleteNow(service);
-    });
+    return this.mutation(
+      'delete',
+      service,
+      {},
+      () => this.deleteNow(service),
+      () => requireConfirmation(this.options.env, request.confirm, `delete ${service}`),
+    );
   }
 
   private async deleteNow(service: string): Promise<OperationOutcome> {
@@ -404,6 +410,8 @@ export class Engine {
     service: string,
     args: Record<string, unknown>,
     work: () => Promise<OperationOutcome>,
+    /** A safety rule checked first, before anything is asked of the provider. */
+    precheck?: () => void,
   ): Promise<OperationOutcome> {
     return audited(
       this.store,
@@ -416,6 +424,7 @@ export class Engine {
       },
       async () => {
         try {
+          precheck?.();
           const identity = await checkIdentity({ provider: this.options.provider, env: this.options.env });
           this.identityId = identity.id;
           return await work();

@@ -1,3 +1,4 @@
+import type { ProviderActivity } from '../providers/provider.js';
 import type { AuditRecord, EventRecord, StateStore } from '../state/store.js';
 
 /** One line of an incident timeline, like the Timeline section of a postmortem. */
@@ -5,7 +6,8 @@ export interface TimelineEntry {
   /** ISO time, UTC. */
   time: string;
   service: string | null;
-  source: 'event' | 'audit';
+  /** berth's events, its audit trail, or the provider's record of changes made behind berth's back. */
+  source: 'event' | 'audit' | 'provider';
   description: string;
   /** Where an outage of `service` began or ended, judged from health events. */
   marker: 'outage-began' | 'outage-ended' | null;
@@ -40,11 +42,18 @@ function auditLine(entry: AuditRecord): string {
   return `${entry.actor} asked for ${entry.action}${service} ${via}${identity}: ${entry.result}`;
 }
 
-/** Events and audit entries of an environment in a window, oldest first, with outage markers. */
+/** A change behind berth's back that takes away what serves traffic. */
+const SERVING_REMOVAL = / deleted (compute|route|DNS record) /;
+
+/**
+ * Events, audit entries and the provider's record of changes behind berth's back, for an
+ * environment in a window, oldest first, with markers where an outage began and ended.
+ */
 export async function buildTimeline(
   store: StateStore,
   env: string,
   window: { since: string; until: string },
+  activity: ProviderActivity[] = [],
 ): Promise<TimelineEntry[]> {
   const [events, audit] = await Promise.all([
     store.listEvents({ env, since: window.since, until: window.until }),
@@ -52,7 +61,24 @@ export async function buildTimeline(
   ]);
   const down = new Set<string>();
   const entries: TimelineEntry[] = [];
-  for (const event of events) {
+  const changes = activity.map((change) => ({ ...change, type: 'provider.change' }));
+  const stream = [...changes, ...events].sort((a, b) => a.time.localeCompare(b.time));
+  for (const item of stream) {
+    if ('actor' in item) {
+      const removal = SERVING_REMOVAL.test(item.description);
+      const key = item.service ?? '';
+      const marker = removal && !down.has(key) ? 'outage-began' : null;
+      if (marker) down.add(key);
+      entries.push({
+        time: item.time,
+        service: item.service,
+        source: 'provider',
+        description: item.service ? `${item.service}: ${item.description}` : item.description,
+        marker,
+      });
+      continue;
+    }
+    const event = item;
     if (!NOTABLE.test(event.type)) continue;
     const key = event.service ?? '';
     let marker: TimelineEntry['marker'] = null;
@@ -96,7 +122,7 @@ export function timelineMarkdown(
     '| --- | --- |',
   ];
   for (const entry of entries) {
-    const time = entry.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    const time = entry.time.replace('T', ' ');
     const mark =
       entry.marker === 'outage-began'
         ? '**OUTAGE BEGINS** '

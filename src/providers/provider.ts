@@ -86,6 +86,14 @@ export interface VerifiedIdentity {
   description: string;
 }
 
+/** A change made to a provider's resources by someone other than berth (CloudTrail's view). */
+export interface ProviderActivity {
+  time: string;
+  actor: string;
+  service: string | null;
+  description: string;
+}
+
 export interface Provider {
   readonly name: ProviderName;
   readonly drivers: Record<ResourceKind, ResourceDriver>;
@@ -102,6 +110,11 @@ export interface Provider {
    * its replicas' start), long enough on a cloud to stay within the account's shared API budget.
    */
   readonly readinessPollMs: number;
+  /**
+   * Changes made to the environment's resources behind berth's back in a window (ISO times), when
+   * the provider keeps such a record; incident timelines show them beside berth's own events.
+   */
+  activity?(env: string, window: { since: string; until: string }): Promise<ProviderActivity[]>;
   /** The last lines each replica printed, for explaining a failed health step. */
   recentLogs(computeId: string, lines: number): Promise<string[]>;
   /**

@@ -1,12 +1,17 @@
 import { TransientError, UserError } from '../core/errors.js';
 import type { Tags } from '../core/tags.js';
-import type { InputOf, ResourceOf, RuntimeInfo, RuntimeKind, RuntimeLogs } from './types.js';
+import type { InputOf, ResourceOf, RuntimeActivity, RuntimeInfo, RuntimeKind, RuntimeLogs } from './types.js';
 
 export interface RuntimeClientOptions {
   url: string;
   token: string;
   /** Per-request timeout; default 10 s. */
   timeoutMs?: number;
+  /**
+   * Who acts, recorded in the runtime's activity log (its CloudTrail). Default "console": a person
+   * or script acting directly on the runtime, behind berth's back.
+   */
+  actor?: string;
 }
 
 interface ErrorBody {
@@ -20,11 +25,26 @@ export class RuntimeClient {
   readonly url: string;
   private readonly token: string;
   private readonly timeoutMs: number;
+  private readonly actor: string;
 
   constructor(options: RuntimeClientOptions) {
     this.url = options.url.replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.actor = options.actor ?? 'console';
+  }
+
+  /** The same runtime, with another actor named in its activity log. */
+  as(actor: string): RuntimeClient {
+    return new RuntimeClient({ url: this.url, token: this.token, timeoutMs: this.timeoutMs, actor });
+  }
+
+  /** What was changed in the runtime, by whom, in a window (ISO times), optionally for tagged resources. */
+  async activity(window: { since: string; until: string }, tags?: Tags): Promise<RuntimeActivity[]> {
+    const query = new URLSearchParams({ since: window.since, until: window.until });
+    for (const [key, value] of Object.entries(tags ?? {})) query.append('tag', `${key}=${value}`);
+    const res = await this.call<{ items: RuntimeActivity[] }>('GET', `/v1/activity?${query.toString()}`);
+    return res.body!.items;
   }
 
   info(): Promise<RuntimeInfo> {
@@ -125,6 +145,7 @@ export class RuntimeClient {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
+          'x-berth-actor': this.actor,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),

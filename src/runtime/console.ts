@@ -18,6 +18,7 @@ import {
   type RuntimeService,
 } from './types.js';
 import { parseCreate, parsePatch, parseTagQuery, ValidationError } from './validate.js';
+import { ActivityLog } from './activity.js';
 
 export interface ConsoleDeps {
   store: RuntimeStore;
@@ -60,6 +61,13 @@ export async function tailLines(path: string, lines: number): Promise<string[]> 
 export function buildConsole(deps: ConsoleDeps): FastifyInstance {
   const { store, supervisor, paths } = deps;
   const tokenDigest = digest(deps.token);
+  const activity = new ActivityLog(paths.activity);
+  const actorOf = (request: { headers: Record<string, unknown> }) => {
+    const actor = request.headers['x-berth-actor'];
+    return typeof actor === 'string' && actor.length > 0 && actor.length <= 100 ? actor : 'console';
+  };
+  const labelOf = (item: Record<string, unknown>) =>
+    (item.name as string | undefined) ?? (item.host as string | undefined) ?? null;
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, _request, reply) => {
@@ -149,6 +157,14 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
   });
 
   app.get('/v1/ping', async () => ({ ok: true }));
+  app.get<{ Querystring: { since?: string; until?: string; tag?: string | string[] } }>(
+    '/v1/activity',
+    async (request) => {
+      const since = request.query.since ?? new Date(0).toISOString();
+      const until = request.query.until ?? new Date().toISOString();
+      return { items: activity.list({ since, until }, parseTagQuery(request.query.tag)) };
+    },
+  );
   app.get('/v1/info', async () => deps.info());
 
   app.get<{ Params: { kind: string }; Querystring: { tag?: string | string[] } }>(
@@ -193,6 +209,15 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
     if (kind === 'healthchecks')
       Object.assign(item, { status: 'unknown', lastCheckedAt: null, lastError: null });
     store.put(kind, item as unknown as StoredMap[typeof kind]);
+    activity.record({
+      actor: actorOf(request),
+      action: 'create',
+      kind,
+      id: item.id as string,
+      name: labelOf(item),
+      tags: (item.tags as Record<string, string>) ?? {},
+      detail: null,
+    });
     return reply.code(201).send(present(kind, item as unknown as StoredMap[typeof kind]));
   });
 
@@ -218,15 +243,34 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
     }
     const updated = { ...existing, ...patch, updatedAt: new Date().toISOString() } as StoredMap[typeof kind];
     store.put(kind, updated);
+    activity.record({
+      actor: actorOf(request),
+      action: 'update',
+      kind,
+      id: existing.id,
+      name: labelOf(updated as unknown as Record<string, unknown>),
+      tags: (updated as unknown as { tags?: Record<string, string> }).tags ?? {},
+      detail: `changed ${Object.keys(patch).join(', ')}`,
+    });
     return present(kind, updated);
   });
 
   app.delete<{ Params: { kind: string; id: string } }>('/v1/:kind/:id', async (request, reply) => {
     const kind = kindOf(request.params.kind, reply);
     if (!kind) return reply;
-    if (!store.remove(kind, request.params.id)) {
+    const existing = store.get(kind, request.params.id) as unknown as Record<string, unknown> | undefined;
+    if (!existing || !store.remove(kind, request.params.id)) {
       return fail(reply, 404, 'not_found', `no ${kind} resource with id "${request.params.id}"`);
     }
+    activity.record({
+      actor: actorOf(request),
+      action: 'delete',
+      kind,
+      id: request.params.id,
+      name: labelOf(existing),
+      tags: (existing.tags as Record<string, string>) ?? {},
+      detail: null,
+    });
     return reply.code(204).send();
   });
 
@@ -260,6 +304,15 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
           `replica ${index} of service ${service.name} is not running right now`,
         );
       }
+      activity.record({
+        actor: actorOf(request),
+        action: 'kill',
+        kind: 'services',
+        id: service.id,
+        name: service.name,
+        tags: service.tags,
+        detail: `replica ${index} with ${signal}`,
+      });
       return reply.code(204).send();
     },
   );

@@ -9,6 +9,8 @@ export interface RuntimePaths {
   lock: string;
   log: string;
   logsDir: string;
+  /** The activity log: every change made through the console, one JSON object a line. */
+  activity: string;
 }
 
 export function runtimePaths(dataDir: string): RuntimePaths {
@@ -21,6 +23,7 @@ export function runtimePaths(dataDir: string): RuntimePaths {
     lock: join(dir, 'runtime.lock'),
     log: join(dir, 'runtime.log'),
     logsDir: join(dir, 'logs'),
+    activity: join(dir, 'activity.jsonl'),
   };
 }
 

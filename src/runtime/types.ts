@@ -17,6 +17,7 @@
  *   DELETE /v1/{kind}/{id}                    -> 204 | 404
  *   POST   /v1/services/{id}/replicas/{index}/kill   body { signal?: 'SIGKILL'|'SIGTERM' } -> 204
  *   GET    /v1/services/{id}/logs?lines=N     -> { replicas: [{ index, lines: string[] }] }
+ *   GET    /v1/activity?since=ISO&until=ISO&tag=k=v -> { items: RuntimeActivity[] }  (who changed what)
  *   GET    /v1/changes?after=V&waitMs=T       -> { version }  (long poll: answers once the change
  *                                                counter differs from V, or after T ms)
  * where {kind} is one of: services, routes, dns, healthchecks.
@@ -168,4 +169,21 @@ export interface RuntimeDiscovery {
   proxyPort: number;
   instanceId: string;
   startedAt: string;
+}
+
+/**
+ * One change made through the console, like a CloudTrail record: berth's own calls carry the
+ * actor "berth"; anything else was done behind berth's back.
+ */
+export interface RuntimeActivity {
+  time: string;
+  actor: string;
+  action: 'create' | 'update' | 'delete' | 'kill';
+  kind: RuntimeKind;
+  id: string;
+  /** The resource's name or host, when it had one. */
+  name: string | null;
+  tags: Tags;
+  /** For update: the fields given; for kill: the replica and signal. */
+  detail: string | null;
 }

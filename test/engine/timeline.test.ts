@@ -62,12 +62,12 @@ describe('incident timeline', () => {
     expect(markdown.split('\n').slice(2)).toEqual([
       '| Time (UTC) | Event |',
       '| --- | --- |',
-      '| 2026-11-26 09:00:01Z | deployer: deploy started |',
-      '| 2026-11-26 09:00:03Z | deployer: deploy succeeded in 2.0s |',
-      '| 2026-11-26 09:00:09Z | alice asked for delete deployer through the API as 123456789012: refused: production is protected |',
-      '| 2026-11-26 09:00:10Z | **OUTAGE BEGINS** deployer: drift: compute missing |',
-      '| 2026-11-26 09:00:11Z | **OUTAGE ENDS** deployer: repaired compute missing in 0.4s |',
-      '| 2026-11-26 09:00:20Z | deployer: drift: healthcheck modified |',
+      '| 2026-11-26 09:00:01.000Z | deployer: deploy started |',
+      '| 2026-11-26 09:00:03.000Z | deployer: deploy succeeded in 2.0s |',
+      '| 2026-11-26 09:00:09.000Z | alice asked for delete deployer through the API as 123456789012: refused: production is protected |',
+      '| 2026-11-26 09:00:10.000Z | **OUTAGE BEGINS** deployer: drift: compute missing |',
+      '| 2026-11-26 09:00:11.000Z | **OUTAGE ENDS** deployer: repaired compute missing in 0.4s |',
+      '| 2026-11-26 09:00:20.000Z | deployer: drift: healthcheck modified |',
     ]);
   });
 });

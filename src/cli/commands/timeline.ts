@@ -4,7 +4,34 @@ import { printJson } from '../output.js';
 import { parseTime } from '../parse.js';
 import { buildTimeline, timelineMarkdown } from '../../engine/timeline.js';
 import { openStateStore } from '../../state/index.js';
-import { UserError } from '../../core/errors.js';
+import { UserError, errorMessage } from '../../core/errors.js';
+import { createProvider } from '../../providers/index.js';
+import type { ProviderActivity } from '../../providers/provider.js';
+import type { EnvironmentConfig } from '../../spec/types.js';
+import type { Io } from '../io.js';
+
+/**
+ * The provider's own record of changes behind berth's back (the runtime's activity log, like
+ * CloudTrail). A timeline is still worth printing without it, so a failure is only a note.
+ */
+async function providerActivity(
+  env: EnvironmentConfig,
+  dataDir: string,
+  window: { since: string; until: string },
+  io: Io,
+): Promise<ProviderActivity[]> {
+  try {
+    const provider = await createProvider(env, { dataDir });
+    try {
+      return (await provider.activity?.(env.name, window)) ?? [];
+    } finally {
+      await provider.close();
+    }
+  } catch (error) {
+    io.err(`note: without the provider's record of changes (${errorMessage(error)})`);
+    return [];
+  }
+}
 
 export const timelineCommand: CommandSpec = {
   name: 'timeline',
@@ -23,7 +50,8 @@ export const timelineCommand: CommandSpec = {
     }
     const store = await openStateStore(env, globals.dataDir);
     try {
-      const entries = await buildTimeline(store, env.name, window);
+      const activity = await providerActivity(env, globals.dataDir, window, io);
+      const entries = await buildTimeline(store, env.name, window, activity);
       if (globals.json || options.format === 'json')
         return printJson(io, { env: env.name, ...window, entries });
       io.out(timelineMarkdown(env.name, window, entries));

@@ -1,4 +1,12 @@
-import { berthTags } from '../../core/tags.js';
+import { berthTags, MANAGED_BY_VALUE, TAG_ENV, TAG_MANAGED_BY, TAG_SERVICE } from '../../core/tags.js';
+import type { RuntimeKind } from '../../runtime/types.js';
+
+const KIND_NAMES: Record<RuntimeKind, string> = {
+  services: 'compute',
+  routes: 'route',
+  dns: 'DNS record',
+  healthchecks: 'health check',
+};
 import { sleep } from '../../core/clock.js';
 import { UserError } from '../../core/errors.js';
 import { ensureRuntime } from '../../runtime/launcher.js';
@@ -11,6 +19,9 @@ import { localComputeDriver } from './compute.js';
 import { localRouteDriver } from './route.js';
 import { localDnsDriver } from './dns.js';
 import { localHealthCheckDriver } from './healthcheck.js';
+
+/** The actor berth's own console calls carry in the runtime's activity log. */
+export const BERTH_ACTOR = 'berth';
 
 /** Replicas that restarted this often without ever becoming healthy will not: stop waiting for them. */
 const CRASH_LOOP_RESTARTS = 3;
@@ -25,7 +36,8 @@ export async function createLocalProvider(
   dataDir: string,
   options: LocalProviderOptions = {},
 ): Promise<Provider> {
-  const client = await ensureRuntime(dataDir, { onStart: options.onRuntimeStart });
+  // berth names itself in the runtime's activity log, so that changes behind its back stand out.
+  const client = (await ensureRuntime(dataDir, { onStart: options.onRuntimeStart })).as(BERTH_ACTOR);
   const info = await client.info();
   return localProvider(client, info);
 }
@@ -131,6 +143,19 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
         desired: service.replicas,
         detail,
       };
+    },
+    async activity(env, window) {
+      const entries = await client.activity(window, { [TAG_MANAGED_BY]: MANAGED_BY_VALUE, [TAG_ENV]: env });
+      return entries
+        .filter((entry) => entry.actor !== BERTH_ACTOR)
+        .map((entry) => ({
+          time: entry.time,
+          actor: entry.actor,
+          service: entry.tags[TAG_SERVICE] ?? null,
+          description:
+            `${entry.actor} ${entry.action === 'kill' ? 'killed' : `${entry.action}d`} ${KIND_NAMES[entry.kind]} ` +
+            `${entry.id}${entry.name ? ` (${entry.name})` : ''} in the local runtime${entry.detail ? `: ${entry.detail}` : ''}`,
+        }));
     },
     async recentLogs(computeId, lines) {
       const replicas = await client.logs(computeId, lines);
