@@ -117,7 +117,7 @@ describe('drill: replaying 2016-09-05', () => {
       });
     const unconfirmed = await call('DELETE', '/v1/envs/production/services/deployer-api', admin);
     expect(unconfirmed.status).toBe(409);
-    expect((await unconfirmed.json()).message).toContain('production is protected');
+    expect(((await unconfirmed.json()) as { message: string }).message).toContain('production is protected');
     const wrong = await call('DELETE', '/v1/envs/production/services/deployer-api?confirm=staging', admin);
     expect(wrong.status).toBe(409);
     expect(await answers()).toBe(true);

@@ -264,6 +264,64 @@ describe('reconciler', () => {
     expect(fresh!.observedAgeMs).toBeLessThan(3 * RESYNC_MS);
   });
 
+  it('records drift of every service as soon as it is observed, even while every worker repairs', async () => {
+    const env = localEnv('heal', 'detect');
+    const names = ['det-a', 'det-b', 'det-c', 'det-d'];
+    const other = openBerth(runtime, env);
+    for (const name of names) {
+      expect((await other.engine().deploy(helloSpec(name))).operation.status).toBe('succeeded');
+    }
+    // One worker: the repairs run one after another, but detection does not wait for them.
+    const single = startReconciler({
+      store: other.store,
+      provider: other.provider,
+      env,
+      resyncMs: RESYNC_MS,
+      workers: 1,
+      leaseTtlMs: 3_000,
+    });
+    try {
+      await waitFor(() => single.status().leader, { what: 'the reconciler to lead' });
+      await sleep(2 * RESYNC_MS); // in sync before the faults
+      const from = Date.now();
+      for (const name of names) {
+        const [compute] = await runtime.client.list('services', {
+          'berth:service': name,
+          'berth:env': 'detect',
+        });
+        await runtime.client.remove('services', compute!.id);
+      }
+      const since = new Date(from).toISOString();
+      const all = await waitFor(
+        async () => {
+          const list = await other.store.listEvents({ env: 'detect', since });
+          const repaired = new Set(list.filter((e) => e.type === 'drift.repaired').map((e) => e.service));
+          return names.every((name) => repaired.has(name)) ? list : null;
+        },
+        { timeoutMs: 30_000, what: 'every service repaired' },
+      );
+      const firstRepaired = Math.min(
+        ...all.filter((e) => e.type === 'drift.repaired').map((e) => Date.parse(e.time)),
+      );
+      for (const name of names) {
+        const seen = all.filter(
+          (e) =>
+            e.service === name &&
+            e.type === 'drift.seen' &&
+            ((e.data?.items ?? []) as { kind: string; state: string }[]).some(
+              (item) => item.kind === 'compute' && item.state === 'missing',
+            ),
+        );
+        // Once each, and before the first repair (of four, one at a time) was done.
+        expect(seen, name).toHaveLength(1);
+        expect(Date.parse(seen[0]!.time), name).toBeLessThan(firstRepaired);
+      }
+    } finally {
+      await single.stop();
+      await other.close();
+    }
+  }, 40_000);
+
   it('lets only the lease holder act; the other takes over when it stops', async () => {
     const env = localEnv('heal', 'staging');
     const stores = [0, 1].map(() => SqliteStateStore.open(join(runtime.dataDir, 'state.db')));

@@ -2,17 +2,21 @@
  * The HTTP app: routes over the same engine calls that direct mode uses, behind a Host
  * allow-list and bearer tokens. No CORS: browsers may only call it from its own origin.
  */
-import Fastify, { type FastifyInstance, type HTTPMethods } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type HTTPMethods } from 'fastify';
 import { registerAuth } from './auth.js';
 import type { ControlPlane } from './control-plane.js';
 import { toHttpError } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { ApiContext } from './routes/context.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { registerRoutes, type RouteAccess, type RouteDefinition } from './routes/define.js';
 import { envRoutes } from './routes/envs.js';
 import { eventRoutes } from './routes/events.js';
 import { serviceRoutes } from './routes/services.js';
+import { sessionRoutes } from './routes/session.js';
 import { systemRoutes } from './routes/system.js';
+import { timelineRoutes } from './routes/timeline.js';
+import { SessionStore } from './sessions.js';
 import { StreamRegistry } from './sse.js';
 import type { TokenStore } from './tokens.js';
 
@@ -24,6 +28,10 @@ export interface AppOptions {
   version: string;
   metrics?: Metrics;
   log?: (message: string) => void;
+  /** The dashboard's browser sessions; default: a new, empty store. */
+  sessions?: SessionStore;
+  /** Where the built dashboard is (default: dist/dashboard of this package). */
+  dashboardDir?: string;
 }
 
 /** A route as Fastify registered it (HEAD twins of GET routes included). */
@@ -39,10 +47,21 @@ export interface ApiApp {
   routes: RegisteredRoute[];
   definitions: RouteDefinition[];
   metrics: Metrics;
+  sessions: SessionStore;
 }
 
 export async function buildApp(options: AppOptions): Promise<ApiApp> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, return503OnClosing: false });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: false,
+    // Errors Fastify meets before routing (a URL it cannot decode, a path parameter over its
+    // length limit) get the same JSON error body as every other error, not Fastify's own shape.
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = toHttpError(error);
+      void (reply as FastifyReply).code(status).send(body);
+    },
+  });
   const metrics = options.metrics ?? createMetrics();
   const streams = new StreamRegistry();
   const routes: RegisteredRoute[] = [];
@@ -53,7 +72,8 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
     const access = (route.config as { access?: RouteAccess } | undefined)?.access ?? 'authenticated';
     for (const method of methods as HTTPMethods[]) routes.push({ method, url: route.url, access });
   });
-  registerAuth(app, { tokens: options.tokens, allowedHosts: options.allowedHosts });
+  const sessions = options.sessions ?? new SessionStore(options.tokens);
+  registerAuth(app, { tokens: options.tokens, allowedHosts: options.allowedHosts, sessions });
 
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error);
@@ -99,8 +119,11 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
     ...envRoutes(context),
     ...serviceRoutes(context),
     ...eventRoutes(context),
+    ...timelineRoutes(context),
+    ...sessionRoutes(context, sessions),
+    ...dashboardRoutes(options.dashboardDir),
   );
   registerRoutes(app, definitions);
   await app.ready();
-  return { app, routes, definitions, metrics };
+  return { app, routes, definitions, metrics, sessions };
 }

@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from './errors.js';
+import { requireCsrf, sessionCookie, type SessionStore } from './sessions.js';
 import { allows, roleIn, type Access, type Principal, type TokenStore } from './tokens.js';
 
 /** The host names the API answers to on `port`: loopback in its three spellings, plus `extra`. */
@@ -20,6 +21,15 @@ export interface AuthOptions {
   tokens: TokenStore;
   /** Read per request: the port is known only once the server listens. */
   allowedHosts: () => readonly string[];
+  /** Browser sessions (the dashboard): a session cookie stands for the token it was made from. */
+  sessions?: SessionStore;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when the caller was authenticated by a session cookie rather than a bearer token. */
+    viaSession: boolean;
+  }
 }
 
 function bearer(request: FastifyRequest): string | null {
@@ -46,6 +56,7 @@ export function authorize(principal: Principal, env: string, access: Access): vo
 
 export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('viaSession', false);
   app.addHook('onRequest', async (request) => {
     const host = (request.headers.host ?? '').toLowerCase();
     if (!options.allowedHosts().includes(host)) {
@@ -57,14 +68,29 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     const access = request.routeOptions.config?.access ?? 'authenticated';
     if (access === 'public') return;
     const token = bearer(request);
-    const principal = token ? options.tokens.verify(token) : null;
+    let principal = token ? options.tokens.verify(token) : null;
+    // A bearer token wins; without one, the dashboard's session cookie (same roles as its token).
+    const cookie = !token && options.sessions ? sessionCookie(request) : null;
+    if (cookie) {
+      principal = options.sessions!.verify(cookie)?.principal ?? null;
+      if (principal) {
+        request.viaSession = true;
+        requireCsrf(request);
+      }
+    }
     if (!principal) {
       throw new HttpError(
         401,
         token ? 'invalid_token' : 'unauthenticated',
-        token ? 'the API token is not valid' : 'this needs an API token',
+        token
+          ? 'the API token is not valid'
+          : cookie
+            ? 'the session has ended: sign in again'
+            : 'this needs an API token',
         {
-          hint: 'pass --token or $BERTH_TOKEN; `berth up` writes an admin token to <data dir>/api-token',
+          hint: cookie
+            ? 'get a new sign-in link with `berth dashboard --env ENV`, or paste a token on the sign-in page'
+            : 'pass --token or $BERTH_TOKEN; `berth up` writes an admin token to <data dir>/api-token',
           exitCode: 3,
         },
       );

@@ -12,6 +12,21 @@ const errorSchema = z
   })
   .meta({ id: 'Error' });
 
+/** One event of a text/event-stream response, as an SSE client parses it. */
+const SERVER_SENT_EVENT = {
+  type: 'object',
+  description:
+    'one server-sent event: `id` is the event seq (resume with Last-Event-ID), `event` its type, `data` the Event as JSON; a watch ends with an `outcome` (OperationOutcome) or `error` (Error) event',
+  properties: {
+    id: { type: 'string' },
+    event: { type: 'string' },
+    data: { type: 'string', contentMediaType: 'application/json' },
+    retry: { type: 'integer', minimum: 0 },
+  },
+  required: ['data'],
+};
+const sseEventRef = { $ref: '#/components/schemas/ServerSentEvent' };
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any', reused: 'inline' });
 }
@@ -54,6 +69,7 @@ export function buildOpenApi(routes: RouteDefinition[], version: string): Record
   const paths: Record<string, Record<string, unknown>> = {};
   const errorRef = { $ref: '#/components/schemas/Error' };
   hoist(jsonSchema(errorSchema, 'output'), components); // registers components.schemas.Error
+  components.ServerSentEvent = SERVER_SENT_EVENT;
   for (const route of routes) {
     const path = route.url.replace(/:(\w+)/g, '{$1}');
     const pathParameters = [...route.url.matchAll(/:(\w+)/g)].map((match) => ({
@@ -64,24 +80,16 @@ export function buildOpenApi(routes: RouteDefinition[], version: string): Record
     }));
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(route.responses)) {
-      const mediaType = response.stream
-        ? 'text/event-stream'
-        : response.html
-          ? 'text/html'
-          : 'application/json';
+      const content: Record<string, unknown> = {};
+      if (response.schema && !response.html) {
+        content['application/json'] = { schema: hoist(jsonSchema(response.schema, 'output'), components) };
+      }
+      // A stream is described event by event (OpenAPI 3.1: the schema of text/event-stream is one event).
+      if (response.stream) content['text/event-stream'] = { schema: sseEventRef };
+      if (response.html) content['text/html'] = { schema: { type: 'string' } };
       responses[status] = {
         description: response.description,
-        ...(response.schema || response.stream || response.html
-          ? {
-              content: {
-                [mediaType]: {
-                  schema: response.schema
-                    ? hoist(jsonSchema(response.schema, 'output'), components)
-                    : { type: 'string' },
-                },
-              },
-            }
-          : {}),
+        ...(Object.keys(content).length ? { content } : {}),
       };
     }
     const protectedRoute = route.access !== 'public';

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import { defaultAllowedHosts } from './auth.js';
 import { startControlPlaneHosts, type ControlPlaneHosts } from './hosts.js';
 import { createMetrics } from './metrics.js';
+import type { SessionStore } from './sessions.js';
 import { TokenStore } from './tokens.js';
 
 const require = createRequire(import.meta.url);
@@ -25,6 +26,8 @@ export interface RunningControlPlane {
   url: string;
   port: number;
   plane: ControlPlane;
+  /** The dashboard's sessions: `berth up` mints the one-time sign-in code it prints here. */
+  sessions: SessionStore;
   /**
    * Stops accepting requests, ends live streams, lets each running operation finish its current
    * step (up to `graceMs`), then closes. Operations still running stay resumable.
@@ -43,7 +46,7 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
     onWrite: (env, service) => hosts?.enqueue(env, service),
   });
   let allowed: string[] = [];
-  const { app } = await buildApp({
+  const { app, sessions } = await buildApp({
     plane,
     tokens: TokenStore.forDataDir(options.dataDir),
     allowedHosts: () => allowed,
@@ -64,6 +67,7 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
     url,
     port,
     plane,
+    sessions,
     async close(graceMs) {
       await app.close();
       await hosts?.stop();

@@ -36,13 +36,20 @@ export class WorkQueue {
     this.now = options.now ?? Date.now;
   }
 
-  /** Queues `key` to be handed out after `delayMs` (0: as soon as a worker is free). */
-  add(key: string, delayMs = 0): void {
+  /**
+   * Queues `key` to be handed out after `delayMs` (0: as soon as a worker is free). `seenAt` is
+   * the moment whose world the work must see (default now); an observation started then, already
+   * in hand, will do (the reconciler's detection queues keys with the time of its observation).
+   */
+  add(key: string, delayMs = 0, seenAt?: number): void {
     if (this.closed) return;
     const now = this.now();
     const target = this.processing.has(key) ? this.dirty : this.pending;
     const existing = target.get(key);
-    target.set(key, { due: Math.min(existing?.due ?? Infinity, now + Math.max(0, delayMs)), addedAt: now });
+    target.set(key, {
+      due: Math.min(existing?.due ?? Infinity, now + Math.max(0, delayMs)),
+      addedAt: Math.max(existing?.addedAt ?? 0, seenAt ?? now),
+    });
     this.notify();
   }
 

@@ -5,6 +5,10 @@
  * under policy heal, asks the engine for a repair operation. It only decides: the repair runs the
  * deploy's idempotent steps, in the engine.
  *
+ * detect(observation) does the same looking for every service of one observation at once, and
+ * records what drift it shows at once, but acts on nothing: it tells which keys need a worker (a
+ * repair or a resume). So drift is recorded when it is observed, not when a worker is free.
+ *
  * Contract: it resolves with an outcome (and, when the key must be looked at again before the
  * next resync, `requeueAfterMs`); it throws only when it could not decide (the store or provider
  * failed), which the worker answers with a per-key backoff.
@@ -76,6 +80,8 @@ export interface ServiceMemory {
   lastRunAt: number | null;
   /** A repair of ours ran since the drift was first seen (then "cleared" is the repair's doing). */
   repairedByUs: boolean;
+  /** When the observation that `items` reflects was taken (an older one changes nothing). */
+  observedAt: number;
 }
 
 export function newMemory(): ServiceMemory {
@@ -88,6 +94,7 @@ export function newMemory(): ServiceMemory {
     lastDetail: '',
     lastRunAt: null,
     repairedByUs: false,
+    observedAt: 0,
   };
 }
 
@@ -99,6 +106,8 @@ export interface ReconcileDeps {
   /** An observation that started no earlier than `minAt` (shared by every key that can use it). */
   observe(minAt: number): Promise<Observation>;
   memory(key: string): ServiceMemory;
+  /** The keys with a memory (services seen before, the environment). */
+  remembered(): string[];
   forget(key: string): void;
   emit(event: NewEvent): Promise<void>;
   /** Backoff of failing repairs: base x 2^(failures - 1), capped. */
@@ -128,10 +137,23 @@ function interrupted(op: OperationRecord, now: number): boolean {
   return expired || !ownerMayBeAlive(op.leaseOwner);
 }
 
-export async function reconcile(deps: ReconcileDeps, key: string, addedAt: number): Promise<ReconcileResult> {
-  if (key === ENVIRONMENT_KEY) return reconcileOrphans(deps, addedAt);
+/** What a look at a service asks the worker to do: resume an interrupted operation, or repair. */
+type Action =
+  | { action: 'resume'; active: OperationRecord }
+  | { action: 'repair'; memory: ServiceMemory; actionable: ResourceView[]; described: string };
+
+/**
+ * Reads the desired state and an observation of `service`, records what drift it shows (once per
+ * new or changed item), and decides: either an outcome, or an action for a worker. It changes
+ * nothing in the world. With `given`, it uses that observation and never waits for another (an
+ * observation too old for the service's last operation is left to a worker, with `requeueAfterMs`).
+ */
+async function examine(
+  deps: ReconcileDeps,
+  service: string,
+  look: { minAt: number } | { given: Observation },
+): Promise<ReconcileResult | Action> {
   const { store, env } = deps;
-  const service = key;
   const record = await store.getService(env.name, service);
   if (!record || record.status !== 'active') {
     deps.forget(service);
@@ -153,24 +175,22 @@ export async function reconcile(deps: ReconcileDeps, key: string, addedAt: numbe
         detail: `${active.kind} ${active.id} was interrupted (policy report: not resumed)`,
       };
     }
-    // Its runner is gone: finishing it is what any next command would do first.
-    try {
-      const finished = await deps.engine.finishInterrupted(service);
-      return {
-        outcome: 'resumed',
-        detail: `resumed the interrupted ${active.kind} ${active.id}: ${finished?.status ?? 'gone'}`,
-        requeueAfterMs: 0,
-      };
-    } catch (error) {
-      if (error instanceof ActiveOperationError) return { outcome: 'busy', detail: error.message };
-      throw error;
-    }
+    return { action: 'resume', active };
   }
   if (!revision) return { outcome: 'not-deployed', detail: `${service} has no deployed revision yet` };
 
   const [latest] = await store.listOperations(env.name, service, 1);
   const latestEnd = latest?.finishedAt ? Date.parse(latest.finishedAt) : 0;
-  const observation = await deps.observe(Math.max(addedAt, latestEnd + 1));
+  let observation: Observation;
+  if ('given' in look) {
+    observation = look.given;
+    // Taken before the last operation ended: a picture of its middle. A worker looks again.
+    if (observation.at <= latestEnd) {
+      return { outcome: 'busy', detail: `${latest!.kind} ${latest!.id} just finished`, requeueAfterMs: 0 };
+    }
+  } else {
+    observation = await deps.observe(Math.max(look.minAt, latestEnd + 1));
+  }
   // An operation that began while we observed makes this observation a picture of its middle.
   const [after] = await store.listOperations(env.name, service, 1);
   if (after && (after.id !== latest?.id || !after.finishedAt)) {
@@ -214,7 +234,32 @@ export async function reconcile(deps: ReconcileDeps, key: string, addedAt: numbe
       requeueAfterMs: memory.retryAt - now,
     };
   }
+  return { action: 'repair', memory, actionable, described };
+}
 
+export async function reconcile(deps: ReconcileDeps, key: string, addedAt: number): Promise<ReconcileResult> {
+  if (key === ENVIRONMENT_KEY) return reconcileOrphans(deps, addedAt);
+  const service = key;
+  const decided = await examine(deps, service, { minAt: addedAt });
+  if (!('action' in decided)) return decided;
+  if (decided.action === 'resume') {
+    const { active } = decided;
+    // Its runner is gone: finishing it is what any next command would do first.
+    try {
+      const finished = await deps.engine.finishInterrupted(service);
+      return {
+        outcome: 'resumed',
+        detail: `resumed the interrupted ${active.kind} ${active.id}: ${finished?.status ?? 'gone'}`,
+        requeueAfterMs: 0,
+      };
+    } catch (error) {
+      if (error instanceof ActiveOperationError) return { outcome: 'busy', detail: error.message };
+      throw error;
+    }
+  }
+
+  const { memory, actionable, described } = decided;
+  const now = deps.now();
   const firstSeenAt = Math.min(
     ...driftItems(actionable).map((item) => memory.items.get(itemId(item))?.firstSeenAt ?? now),
   );
@@ -239,6 +284,43 @@ export async function reconcile(deps: ReconcileDeps, key: string, addedAt: numbe
     return { outcome: 'repaired', detail: `repaired ${described}`, requeueAfterMs: 0 };
   }
   return failed(deps, memory, described, operation.error ?? `repair ${operation.status}`);
+}
+
+/** What detection decided for one key: an outcome, or work for a worker (`work`, after `delayMs`). */
+export interface Detected {
+  key: string;
+  result: ReconcileResult | null;
+  /** Queue the key for a worker after this long (a repair or resume, or a look with a newer observation). */
+  workAfterMs: number | null;
+  /** Why this key could not be examined (it is left to the next pass). */
+  error?: unknown;
+}
+
+/**
+ * Detection, apart from repairs: one observation of the environment, examined for every service at
+ * once, so that every drift it shows is recorded (`drift.seen`) as soon as it is observed, however
+ * many repairs are running. It acts on nothing: the keys that need a repair (or a resume, or
+ * another look) are returned for the workers. Orphans are examined here too.
+ */
+export async function detect(deps: ReconcileDeps, observation: Observation): Promise<Detected[]> {
+  const records = await deps.store.listServices(deps.env.name);
+  const keys = new Set(records.filter((r) => r.status === 'active').map((r) => r.name));
+  // Services berth no longer records but still remembers (deleted): let them be forgotten.
+  for (const key of deps.remembered()) if (key !== ENVIRONMENT_KEY) keys.add(key);
+  const detected = await Promise.all(
+    [...keys].map(async (key): Promise<Detected> => {
+      try {
+        const decided = await examine(deps, key, { given: observation });
+        if ('action' in decided) return { key, result: null, workAfterMs: 0 };
+        return { key, result: decided, workAfterMs: decided.requeueAfterMs ?? null };
+      } catch (error) {
+        // This key could not be looked at (the store failed): the others still are.
+        return { key, result: null, workAfterMs: null, error };
+      }
+    }),
+  );
+  const orphans = await reconcileOrphans(deps, observation.at, observation);
+  return [...detected, { key: ENVIRONMENT_KEY, result: orphans, workAfterMs: null }];
 }
 
 function failed(
@@ -271,6 +353,10 @@ async function remember(
   policy: DriftPolicy,
   observedAt: number,
 ): Promise<void> {
+  // Detection and workers look concurrently: an older picture must not undo what a newer one
+  // recorded (that would record the same drift twice).
+  if (observedAt < memory.observedAt) return;
+  memory.observedAt = observedAt;
   const now = deps.now();
   const current = new Map(driftItems(drifted).map((item) => [itemId(item), item]));
   const fresh: DriftItem[] = [];
@@ -326,9 +412,13 @@ async function remember(
  * only reported (once each): deleting them automatically would turn a lost state file into a
  * deleted environment. `berth orphans --delete` or `--adopt` acts on them.
  */
-async function reconcileOrphans(deps: ReconcileDeps, addedAt: number): Promise<ReconcileResult> {
+async function reconcileOrphans(
+  deps: ReconcileDeps,
+  addedAt: number,
+  given?: Observation,
+): Promise<ReconcileResult> {
   const { store, env } = deps;
-  const observation = await deps.observe(addedAt);
+  const observation = given ?? (await deps.observe(addedAt));
   const known = new Set((await store.listServices(env.name)).map((record) => record.name));
   const memory = deps.memory(ENVIRONMENT_KEY);
   const found = new Map<string, DriftItem & { service: string }>();

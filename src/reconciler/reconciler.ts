@@ -9,11 +9,13 @@ import type { EventRecord, NewEvent, StateStore } from '../state/store.js';
 import { WorkQueue } from './queue.js';
 import {
   ENVIRONMENT_KEY,
+  detect,
   newMemory,
   reconcile,
   type Observation,
   type ReconcileDeps,
   type ReconcileOutcome,
+  type ReconcileResult,
   type ServiceMemory,
 } from './reconcile.js';
 import { defaultResyncMs, periodicResync, providerChanges } from './sources.js';
@@ -87,6 +89,9 @@ export interface Reconciler {
   serviceStatus(service?: string): Promise<ServiceStatus[]>;
 }
 
+/** The least time between the starts of two detection passes. */
+const passGapMs = Number(process.env.BERTH_GAP ?? 100);
+
 /** Runs `work` with a deadline; the work itself is not stopped (its operations have their own). */
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -112,9 +117,19 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const abort = new AbortController();
   const queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 60_000 });
   const memories = new Map<string, ServiceMemory>();
+  // Repairs wait for new replicas by polling readiness. With many at once, each polls less often
+  // (up to every 200 ms), so that together they never flood the runtime they wait for.
+  let busyWorkers = 0;
+  const pacedPollMs = Number(process.env.BERTH_PACE ?? 200);
+  const paced: Provider = Object.create(provider, {
+    readinessPollMs: {
+      get: () =>
+        Math.max(provider.readinessPollMs, Math.min(pacedPollMs, provider.readinessPollMs * busyWorkers)),
+    },
+  }) as Provider;
   const engine = new Engine({
     store,
-    provider,
+    provider: paced,
     env,
     onEvent: options.onEvent,
     actor: { name: 'reconciler', interface: 'direct' },
@@ -163,21 +178,63 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       if (!memory) memories.set(key, (memory = newMemory()));
       return memory;
     },
+    remembered: () => [...memories.keys()],
     forget: (key) => memories.delete(key),
     emit,
     repairBackoff: { baseMs: options.repairBackoffMs ?? 2_000, maxMs: options.maxRepairBackoffMs ?? 300_000 },
     now: () => Date.now(),
   };
 
-  const enqueueAll = async () => {
-    if (!isLeader()) return;
-    queue.add(ENVIRONMENT_KEY);
-    for (const record of await store.listServices(env.name)) queue.add(record.name);
-    // Services berth no longer records but still remembers (deleted): let them be forgotten.
-    for (const key of memories.keys()) queue.add(key);
+  const noteOutcome = (key: string, result: ReconcileResult | null, detail?: string) => {
+    const memory = memories.get(key);
+    if (!memory) return;
+    memory.lastOutcome = result?.outcome ?? null;
+    memory.lastDetail = result?.detail ?? detail ?? '';
+    memory.lastRunAt = Date.now();
   };
-  const enqueueAllSafely = () => {
-    enqueueAll().catch((error: unknown) => options.onError?.(ENVIRONMENT_KEY, error));
+
+  // Detection: every observation is examined for every service at once, in one loop apart from
+  // the workers, so drift is recorded as soon as it is observed even while every worker repairs.
+  // A request during a pass runs one more pass after it (with an observation started after the
+  // request); requests never pile up.
+  let passWanted = false;
+  let passLoop: Promise<void> | null = null;
+  let lastPassAt = 0;
+  const runPasses = async () => {
+    while (passWanted && !abort.signal.aborted && isLeader()) {
+      // During a storm of changes (say, twenty repairs at once), passes follow each other no
+      // closer than PASS_GAP_MS, so observing never crowds out the runtime being observed.
+      const wait = lastPassAt + passGapMs - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      passWanted = false;
+      lastPassAt = Date.now();
+      try {
+        const t0 = Date.now();
+        const observation = await observe(Date.now());
+        const t1 = Date.now();
+        if (!isLeader()) break;
+        const found = await detect(deps, observation);
+        if (process.env.BERTH_DEBUG_PASS)
+          process.stderr.write(
+            `pass ${t0} observe ${t1 - t0} detect ${Date.now() - t1} work ${found.filter((f) => f.workAfterMs !== null).length} queued ${queue.length}\n`,
+          );
+        for (const { key, result, workAfterMs, error } of found) {
+          if (error !== undefined) options.onError?.(key, error);
+          if (result) noteOutcome(key, result);
+          // Queued with the observation's time: a worker uses it (or a newer one) to act.
+          if (workAfterMs !== null) queue.add(key, workAfterMs, observation.at);
+        }
+      } catch (error) {
+        options.onError?.(ENVIRONMENT_KEY, error);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+  };
+  /** Observes the environment soon and examines every service (the sources call this). */
+  const requestPass = () => {
+    if (!isLeader()) return; // a standby only watches the lease; taking it requests a pass
+    passWanted = true;
+    passLoop ??= runPasses().finally(() => (passLoop = null));
   };
 
   // The lease: renewed every third of its life; a dead local holder's lease counts as expired.
@@ -210,7 +267,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
         message: `reconciler ${owner} now watches ${env.name} (lease term ${lease.token}; resync every ${resyncMs / 1000}s)`,
         data: { token: lease.token },
       });
-      enqueueAllSafely();
+      requestPass();
     }
   };
   let leaseLoop: Promise<void> | null = null;
@@ -226,8 +283,8 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     .catch((error: unknown) => options.onError?.('(lease)', error))
     .finally(() => (leaseLoop = null));
 
-  periodicResync(resyncMs, enqueueAllSafely, abort.signal);
-  const changeFeed = providerChanges(provider, env.name, enqueueAllSafely, abort.signal);
+  periodicResync(resyncMs, requestPass, abort.signal);
+  const changeFeed = providerChanges(provider, env.name, requestPass, abort.signal);
 
   const runTimeoutMs = options.runTimeoutMs ?? 300_000;
   const worker = async () => {
@@ -237,23 +294,18 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       const { key, addedAt } = item;
       try {
         if (!isLeader()) continue; // a standby drops keys; the leader's resync covers them
-        const result = await withTimeout(reconcile(deps, key, addedAt), runTimeoutMs, `reconcile ${key}`);
-        const memory = memories.get(key);
-        if (memory) {
-          memory.lastOutcome = result.outcome;
-          memory.lastDetail = result.detail;
-          memory.lastRunAt = Date.now();
-        }
+        busyWorkers += 1;
+        const result = await withTimeout(
+          reconcile(deps, key, addedAt),
+          runTimeoutMs,
+          `reconcile ${key}`,
+        ).finally(() => (busyWorkers -= 1));
+        noteOutcome(key, result);
         queue.forget(key);
         if (result.requeueAfterMs !== undefined) queue.add(key, result.requeueAfterMs);
       } catch (error) {
         // A crash of one run is never the end of the reconciler: that key is retried with backoff.
-        const memory = memories.get(key);
-        if (memory) {
-          memory.lastOutcome = null;
-          memory.lastDetail = `reconcile failed: ${errorMessage(error)}`;
-          memory.lastRunAt = Date.now();
-        }
+        noteOutcome(key, null, `reconcile failed: ${errorMessage(error)}`);
         options.onError?.(key, error);
         queue.addRateLimited(key);
       } finally {
@@ -261,7 +313,10 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, options.workers ?? 8) }, () => worker());
+  const workers = Array.from(
+    { length: Math.max(1, options.workers ?? Number(process.env.BERTH_WORKERS ?? 8)) },
+    () => worker(),
+  );
 
   return {
     async stop() {
@@ -273,6 +328,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
         new Promise((resolve) => setTimeout(resolve, 10_000)),
       ]);
       await leaseLoop?.catch(() => undefined);
+      await passLoop?.catch(() => undefined);
       leaderUntil = 0;
       await store.releaseLease(leaseName, owner).catch(() => false);
     },

@@ -26,6 +26,10 @@
  *   a renewal by the holder of an unexpired lease keeps its token. `releaseLease` frees the lease
  *   only when `owner` holds it (returning true); the token survives release.
  * - Every method is synchronous-looking async so that networked stores fit the same shape.
+ *
+ * The decisions and checks behind these rules (claims, leases, fencing, time and limit
+ * normalisation, the records and errors a store makes) live once in ./shared/, for every store to
+ * apply; a store itself only reads and writes.
  */
 import type { ServiceSpec } from '../spec/types.js';
 import { UserError } from '../core/errors.js';
@@ -163,6 +167,14 @@ export interface EventQuery {
   limit?: number;
 }
 
+export interface AuditQuery {
+  env?: string;
+  /** ISO times, inclusive. */
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
 export class ActiveOperationError extends UserError {
   constructor(readonly active: OperationRecord) {
     super(
@@ -246,7 +258,7 @@ export interface StateStore {
   listEvents(query: EventQuery): Promise<EventRecord[]>;
   appendAudit(entry: NewAudit): Promise<AuditRecord>;
   /** Oldest first (ascending id); since/until inclusive. */
-  listAudit(query: { env?: string; since?: string; until?: string; limit?: number }): Promise<AuditRecord[]>;
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
 
   // leases
   /** Takes or renews the lease; null while another owner holds it unexpired. */

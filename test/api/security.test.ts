@@ -6,6 +6,8 @@ import { concrete, HOST, startTestApi, type TestApi } from './helpers.js';
 
 /** Routes that change nothing although they are not GET: they still need only a viewer. */
 const READ_ONLY_POSTS = ['/v1/envs/:env/plan'];
+/** Signing the dashboard in and out changes only the caller's own session (see sessions.test.ts). */
+const SESSION_ROUTES = ['/v1/session/exchange', '/v1/session'];
 
 describe('API security', () => {
   let api: TestApi;
@@ -37,7 +39,9 @@ describe('API security', () => {
 
   it('every route but /healthz, /openapi.json and the dashboard answers 401 without a token', async () => {
     const open = routes.filter((r) => r.access === 'public').map((r) => r.url);
-    expect(new Set(open)).toEqual(new Set(['/healthz', '/openapi.json', '/', '/dashboard/']));
+    expect(new Set(open)).toEqual(
+      new Set(['/healthz', '/openapi.json', '/', '/dashboard/', '/assets/:file', '/v1/session/exchange']),
+    );
     for (const route of routes.filter((r) => r.access !== 'public')) {
       const response = await inject(route);
       expect(response.statusCode, `${route.method} ${route.url}`).toBe(401);
@@ -56,7 +60,8 @@ describe('API security', () => {
     expect(mutations.length).toBeGreaterThanOrEqual(6);
     // A new non-GET route must be declared a mutation (or listed as read-only here on purpose).
     for (const route of routes.filter((r) => !['GET', 'HEAD'].includes(r.method))) {
-      if (!READ_ONLY_POSTS.includes(route.url)) expect(mutations, route.url).toContainEqual(route);
+      if (![...READ_ONLY_POSTS, ...SESSION_ROUTES].includes(route.url))
+        expect(mutations, route.url).toContainEqual(route);
     }
     for (const route of mutations) {
       const response = await inject(route, { authorization: `Bearer ${viewer}` });

@@ -39,7 +39,7 @@ export interface RouteDefinition<B extends z.ZodType = z.ZodType, Q extends z.Zo
   access: RouteAccess;
   body?: B;
   query?: Q;
-  /** Status -> what it returns; `stream` marks a text/event-stream. */
+  /** Status -> what it returns; `stream` marks a text/event-stream (with `schema`: JSON, or a stream). */
   responses: Record<number, { description: string; schema?: z.ZodType; stream?: boolean; html?: boolean }>;
   handler(input: RouteInput<z.output<B>, z.output<Q>>): Promise<unknown>;
 }

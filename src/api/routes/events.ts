@@ -15,6 +15,7 @@ const eventResponses = {
     description:
       'events, oldest first (JSON), or a live stream (text/event-stream, resumable with Last-Event-ID)',
     schema: z.array(eventSchema),
+    stream: true,
   },
 };
 

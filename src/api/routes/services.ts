@@ -1,7 +1,9 @@
 /** Services: status, apply a spec (deploy), plan, delete, rollback, restore, cancel, history. */
 import { z } from 'zod';
 import { planDeploy } from '../../engine/plan.js';
+import type { EventRecord } from '../../state/store.js';
 import { HttpError } from '../errors.js';
+import { ServiceListing } from '../listing.js';
 import { serviceHistory } from '../queries.js';
 import { actorOf, type ApiContext } from './context.js';
 import { defineRoute, type RouteDefinition } from './define.js';
@@ -25,6 +27,11 @@ function watchUrl(env: string, operationId: string, afterSeq: number): string {
 }
 
 export function serviceRoutes({ plane }: ApiContext): RouteDefinition[] {
+  // The list is served from a snapshot (see listing.ts); what changes a service makes it recompute.
+  const listing = new ServiceListing({ log: plane.log });
+  plane.bus.on('event', (event: EventRecord) => {
+    if (event.service) listing.changed(event.env, event.service);
+  });
   return [
     defineRoute({
       method: 'GET',
@@ -34,8 +41,7 @@ export function serviceRoutes({ plane }: ApiContext): RouteDefinition[] {
       access: 'read',
       responses: { 200: { description: 'statuses, by name', schema: z.array(statusSchema) } },
       async handler({ params }) {
-        const open = await plane.open(params.env!);
-        return plane.engine(open, { name: 'api', interface: 'api' }).status();
+        return listing.list(await plane.open(params.env!));
       },
     }),
     defineRoute({

@@ -21,6 +21,7 @@ import { tokenCommand } from './token.js';
 import { driftCommand } from './drift.js';
 import { orphansCommand } from './orphans.js';
 import { reconcileCommand } from './reconcile.js';
+import { dashboardCommand } from './dashboard.js';
 
 /** Every command berth has, registered in one place. */
 export const COMMANDS: CommandSpec[] = [
@@ -46,4 +47,5 @@ export const COMMANDS: CommandSpec[] = [
   driftCommand,
   orphansCommand,
   reconcileCommand,
+  dashboardCommand,
 ];

@@ -4,7 +4,7 @@ import { UserError } from '../../core/errors.js';
 import { ensureRuntime } from '../../runtime/launcher.js';
 import { isProcessAlive } from '../../runtime/files.js';
 import { readApiDiscovery, writeApiDiscovery, apiPaths } from '../../api/paths.js';
-import { ensureLocalAdminToken } from '../../api/tokens.js';
+import { ensureLocalAdminToken, TokenStore } from '../../api/tokens.js';
 
 const DEFAULT_API_PORT = 4000;
 
@@ -64,7 +64,7 @@ export const upCommand: CommandSpec = {
     await loadConfig(globals); // writes the default config on first use; refuses an invalid one
     const runtime = await ensureRuntime(dataDir, { onStart: (message) => io.err(io.color.dim(message)) });
     const info = await runtime.info();
-    ensureLocalAdminToken(dataDir);
+    const adminToken = ensureLocalAdminToken(dataDir);
     // Loaded only here: the API server (and its HTTP framework) is not needed by other commands.
     const { startControlPlane } = await import('../../api/server.js');
     const server = await startControlPlane({
@@ -81,11 +81,16 @@ export const upCommand: CommandSpec = {
       });
     });
     const dashboardUrl = `${server.url}/`;
+    // A one-time code in the fragment (never sent to the server in a request line): signs the
+    // local user in once, within 2 minutes; `berth dashboard --env E` prints a fresh one.
+    const admin = TokenStore.forDataDir(dataDir).verify(adminToken);
+    const signIn = admin ? `${dashboardUrl}#code=${server.sessions.createCode(admin).code}` : dashboardUrl;
     const startedAt = new Date().toISOString();
     writeApiDiscovery(dataDir, { url: server.url, pid: process.pid, startedAt, dashboardUrl });
     const summary = {
       api: server.url,
       dashboard: dashboardUrl,
+      signIn,
       proxy: info.proxy.url,
       runtime: info.consoleUrl,
       token: apiPaths(dataDir).localToken,
@@ -94,7 +99,9 @@ export const upCommand: CommandSpec = {
     if (globals.json) io.out(JSON.stringify(summary));
     else {
       io.out(`api:        ${summary.api}   (OpenAPI: ${summary.api}/openapi.json)`);
-      io.out(`dashboard:  ${summary.dashboard}`);
+      io.out(
+        `dashboard:  ${summary.signIn}   (signs you in once, within 2 minutes; later: berth dashboard --env local)`,
+      );
       io.out(
         `services:   ${summary.proxy}   (the local runtime's proxy, e.g. http://hello.local.localhost:${info.proxy.port}/)`,
       );

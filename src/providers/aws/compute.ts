@@ -12,11 +12,11 @@
 import type { ContainerDefinition, Service } from '@aws-sdk/client-ecs';
 
 import { ConflictError, TransientError } from '../../core/errors.js';
-import { MANAGED_BY_VALUE, TAG_MANAGED_BY, type Tags } from '../../core/tags.js';
+import { MANAGED_BY_VALUE, TAG_MANAGED_BY, TAG_SERVICE, type Tags } from '../../core/tags.js';
 import { diffFields } from '../diff.js';
 import type { DesiredResource, ObservedResource, ResourceDriver, ResourceHealth } from '../provider.js';
 import { awsErrorName } from './clients.js';
-import { DESCRIBE_SERVICES_BATCH } from './ecs.js';
+import { DELETE_TASK_DEFINITIONS_BATCH, DESCRIBE_SERVICES_BATCH } from './ecs.js';
 import { createRuleAtFreePriority, listRules, listTargetGroups, tagsOf, toElbTags } from './elbv2.js';
 import {
   TAG_PART,
@@ -111,6 +111,69 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
       }
     }
     return services;
+  }
+
+  /**
+   * The ARNs of the cluster's services that berth may have made: it names them
+   * <service>-<env>-g<n>, so only those are described (their tags decide).
+   */
+  async function listServiceArns(env: string, service?: string): Promise<string[]> {
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    try {
+      do {
+        const page = await apis.ecs.listServices({ cluster, maxResults: 100, nextToken });
+        arns.push(...(page.serviceArns ?? []));
+        nextToken = page.nextToken;
+      } while (nextToken);
+    } catch (error) {
+      if (awsErrorName(error) === 'ClusterNotFoundException') return [];
+      throw error;
+    }
+    const pattern = new RegExp(`${service ? `^${escape(service)}` : ''}-${escape(env)}-g\\d+$`);
+    return arns.filter((arn) => pattern.test(nameOfArn(arn)));
+  }
+
+  /**
+   * Deregisters and deletes the task definitions berth registered for `service` that no other of
+   * its ECS services (ACTIVE or DRAINING) still uses, so that a deleted service leaves nothing
+   * tagged behind (the Resource Groups Tagging API lists task definitions, deregistered ones too).
+   */
+  async function retireTaskDefinitions(service: string, deletedArn: string): Promise<void> {
+    const family = taskFamily(settings.env, service);
+    const inUse = new Set(
+      (await describe(await listServiceArns(settings.env, service)))
+        .filter((other) => other.status !== 'INACTIVE' && other.serviceArn !== deletedArn)
+        .map((other) => other.taskDefinition),
+    );
+    const arns: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await apis.ecs.listTaskDefinitions({ familyPrefix: family, status: 'ACTIVE', nextToken });
+      arns.push(...(page.taskDefinitionArns ?? []));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    const retired: string[] = [];
+    for (const arn of arns) {
+      // The prefix also matches other services' families (web, web2): the family must be exact.
+      if (nameOfArn(arn).replace(/:\d+$/, '') !== family || inUse.has(arn)) continue;
+      const out = await apis.ecs.describeTaskDefinition({ taskDefinition: arn, include: ['TAGS'] });
+      if (ecsTags(out.tags)[TAG_MANAGED_BY] !== MANAGED_BY_VALUE) continue; // berth's own only
+      try {
+        await apis.ecs.deregisterTaskDefinition(arn);
+      } catch (error) {
+        if (awsErrorName(error) !== 'ClientException') throw error; // already gone
+        continue;
+      }
+      retired.push(arn);
+      taskShapes.delete(arn);
+    }
+    // Deregistered ones stay listed (INACTIVE) until deleted; failures (already deleted) are fine.
+    for (let i = 0; i < retired.length; i += DELETE_TASK_DEFINITIONS_BATCH) {
+      await apis.ecs.deleteTaskDefinitions({
+        taskDefinitions: retired.slice(i, i + DELETE_TASK_DEFINITIONS_BATCH),
+      });
+    }
   }
 
   async function taskShape(arn: string | undefined): Promise<TaskShape> {
@@ -286,23 +349,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     kind: 'compute',
 
     async observeAll(scope) {
-      const arns: string[] = [];
-      let nextToken: string | undefined;
-      try {
-        do {
-          const page = await apis.ecs.listServices({ cluster, maxResults: 100, nextToken });
-          arns.push(...(page.serviceArns ?? []));
-          nextToken = page.nextToken;
-        } while (nextToken);
-      } catch (error) {
-        if (awsErrorName(error) === 'ClusterNotFoundException') return [];
-        throw error;
-      }
-      // berth names services <service>-<env>-g<n>: describe only those that can be in scope. Tags decide.
-      const pattern = new RegExp(
-        `${scope.service ? `^${escape(scope.service)}` : ''}-${escape(scope.env)}-g\\d+$`,
-      );
-      const candidates = arns.filter((arn) => pattern.test(nameOfArn(arn)));
+      const candidates = await listServiceArns(scope.env, scope.service);
       const services = (await describe(candidates)).filter(
         (service) => service.status === 'ACTIVE' && inScope(ecsTags(service.tags), scope),
       );
@@ -403,6 +450,11 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
       }
       // A service deleted behind berth's back leaves its target group: it goes too.
       await removeTargetGroups(groups);
+      // And its task definitions: berth's name for the service, from its tags or its ECS name.
+      const service =
+        ecsTags(current?.tags)[TAG_SERVICE] ??
+        nameOfArn(providerId).match(new RegExp(`^(.+)-${escape(settings.env)}-g\\d+$`))?.[1];
+      if (service) await retireTaskDefinitions(service, current?.serviceArn ?? providerId);
       return outcome;
     },
 

@@ -3,11 +3,14 @@ import {
   CreateClusterCommand,
   CreateServiceCommand,
   DeleteServiceCommand,
+  DeleteTaskDefinitionsCommand,
+  DeregisterTaskDefinitionCommand,
   DescribeClustersCommand,
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   ECSClient,
   ListServicesCommand,
+  ListTaskDefinitionsCommand,
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
   type CreateClusterCommandInput,
@@ -16,6 +19,8 @@ import {
   type CreateServiceCommandOutput,
   type DeleteServiceCommandInput,
   type DeleteServiceCommandOutput,
+  type DeleteTaskDefinitionsCommandInput,
+  type DeleteTaskDefinitionsCommandOutput,
   type DescribeClustersCommandInput,
   type DescribeClustersCommandOutput,
   type DescribeServicesCommandInput,
@@ -24,6 +29,8 @@ import {
   type DescribeTaskDefinitionCommandOutput,
   type ListServicesCommandInput,
   type ListServicesCommandOutput,
+  type ListTaskDefinitionsCommandInput,
+  type ListTaskDefinitionsCommandOutput,
   type RegisterTaskDefinitionCommandInput,
   type RegisterTaskDefinitionCommandOutput,
   type UpdateServiceCommandInput,
@@ -34,6 +41,8 @@ import { clientConfig, prepareClient, type AwsConnection } from './clients.js';
 
 /** AWS refuses more than 10 services per DescribeServices call. */
 export const DESCRIBE_SERVICES_BATCH = 10;
+/** DeleteTaskDefinitions takes at most 10 task definitions. */
+export const DELETE_TASK_DEFINITIONS_BATCH = 10;
 
 export interface EcsApi {
   listServices(input: ListServicesCommandInput): Promise<ListServicesCommandOutput>;
@@ -47,6 +56,11 @@ export interface EcsApi {
   describeTaskDefinition(
     input: DescribeTaskDefinitionCommandInput,
   ): Promise<DescribeTaskDefinitionCommandOutput>;
+  listTaskDefinitions(input: ListTaskDefinitionsCommandInput): Promise<ListTaskDefinitionsCommandOutput>;
+  deregisterTaskDefinition(taskDefinition: string): Promise<void>;
+  deleteTaskDefinitions(
+    input: DeleteTaskDefinitionsCommandInput,
+  ): Promise<DeleteTaskDefinitionsCommandOutput>;
   describeClusters(input: DescribeClustersCommandInput): Promise<DescribeClustersCommandOutput>;
   createCluster(input: CreateClusterCommandInput): Promise<CreateClusterCommandOutput>;
   destroy(): void;
@@ -62,6 +76,10 @@ export function createEcsApi(connection: AwsConnection): EcsApi {
     deleteService: (input) => client.send(new DeleteServiceCommand(input)),
     registerTaskDefinition: (input) => client.send(new RegisterTaskDefinitionCommand(input)),
     describeTaskDefinition: (input) => client.send(new DescribeTaskDefinitionCommand(input)),
+    listTaskDefinitions: (input) => client.send(new ListTaskDefinitionsCommand(input)),
+    deregisterTaskDefinition: async (taskDefinition) =>
+      void (await client.send(new DeregisterTaskDefinitionCommand({ taskDefinition }))),
+    deleteTaskDefinitions: (input) => client.send(new DeleteTaskDefinitionsCommand(input)),
     describeClusters: (input) => client.send(new DescribeClustersCommand(input)),
     createCluster: (input) => client.send(new CreateClusterCommand(input)),
     destroy: () => client.destroy(),

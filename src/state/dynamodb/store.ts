@@ -46,13 +46,13 @@ import {
   type ScanCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 
-import { ConflictError, NotFoundError, UserError } from '../../core/errors.js';
+import { UserError } from '../../core/errors.js';
 import { isoTime, systemClock, type Clock } from '../../core/clock.js';
 import type { ServiceSpec } from '../../spec/types.js';
 import type { AwsConnection } from '../../providers/aws/clients.js';
 import {
   ActiveOperationError,
-  FencedError,
+  type AuditQuery,
   type AuditRecord,
   type EventQuery,
   type EventRecord,
@@ -68,6 +68,18 @@ import {
   type StateStore,
   type StepRecord,
 } from '../store.js';
+import { checkServiceVersionForDelete, operationExists, serviceConflict } from '../shared/errors.js';
+import { acquiredLease } from '../shared/leases.js';
+import { normalizeLimit, normalizeTimeBounds } from '../shared/normalize.js';
+import { checkNotFenced, claimedOperation, isTerminal, savedOperationFields } from '../shared/operations.js';
+import {
+  newAudit,
+  newEvent,
+  newOperation,
+  newRevision,
+  serviceFields,
+  type NewOperation,
+} from '../shared/records.js';
 import { createDynamoClient, tableExists } from './table.js';
 
 export interface DynamoStateStoreOptions {
@@ -78,8 +90,22 @@ export interface DynamoStateStoreOptions {
 }
 
 type Item = Record<string, unknown>;
+type Key = { pk: string; sk: string };
 
-const TERMINAL: ReadonlySet<OperationStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+/** A log whose items are numbered in order by a counter (see appendNumbered). */
+interface NumberedLog {
+  /** The counter item is `SEQ#<counter>`. */
+  counter: string;
+  /** Items are `<partition>#<env>`, numbered (15 digits) in the sort key. */
+  partition: string;
+  itemType: string;
+  /** The record field that holds the number. */
+  numberField: 'seq' | 'id';
+}
+
+const EVENTS: NumberedLog = { counter: 'events', partition: 'EVENTS', itemType: 'event', numberField: 'seq' };
+const AUDIT: NumberedLog = { counter: 'audit', partition: 'AUDIT', itemType: 'audit', numberField: 'id' };
+
 /** TransactWriteItems takes at most 100 actions. */
 const TRANSACT_LIMIT = 100;
 
@@ -107,7 +133,7 @@ export class DynamoStateStore implements StateStore {
   // services
 
   async getService(env: string, name: string): Promise<ServiceRecord | null> {
-    const item = await this.get(`ENV#${env}`, `SVC#${name}`);
+    const item = await this.get(serviceKey(env, name));
     return item ? toService(item) : null;
   }
 
@@ -124,19 +150,13 @@ export class DynamoStateStore implements StateStore {
     expectedVersion: number | null,
   ): Promise<ServiceRecord> {
     const version = (expectedVersion ?? 0) + 1;
-    const stored: ServiceRecord = { ...pickService(record), version };
+    const stored: ServiceRecord = { ...serviceFields(record), version };
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: `ENV#${record.env}`, sk: `SVC#${record.name}`, itemType: 'service', ...stored },
-          ...(expectedVersion === null
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: '#version = :expected',
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': expectedVersion },
-              }),
+          Item: { ...serviceKey(record.env, record.name), itemType: 'service', ...stored },
+          ...storedValueIs('version', expectedVersion),
         }),
       );
     } catch (error) {
@@ -158,10 +178,8 @@ export class DynamoStateStore implements StateStore {
             {
               Delete: {
                 TableName: this.table,
-                Key: { pk: `ENV#${env}`, sk: `SVC#${name}` },
-                ConditionExpression: '#version = :expected',
-                ExpressionAttributeNames: { '#version': 'version' },
-                ExpressionAttributeValues: { ':expected': expectedVersion },
+                Key: serviceKey(env, name),
+                ...storedValueIs('version', expectedVersion),
               },
             },
             ...first.map((resource) => ({
@@ -173,8 +191,7 @@ export class DynamoStateStore implements StateStore {
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
       const actual = (await this.getService(env, name))?.version ?? null;
-      if (actual === null) throw new NotFoundError(`service ${name} does not exist in ${env}`);
-      if (actual !== expectedVersion) throw serviceConflict(env, name, expectedVersion, actual);
+      checkServiceVersionForDelete(env, name, expectedVersion, actual);
       throw error;
     }
     // More than a transaction holds (a service with 100+ resources): the rest go right after.
@@ -185,48 +202,35 @@ export class DynamoStateStore implements StateStore {
 
   async addRevision(input: Omit<RevisionRecord, 'number' | 'createdAt'>): Promise<RevisionRecord> {
     const pk = `REV#${input.env}#${input.service}`;
-    for (let attempt = 0; ; attempt++) {
+    // Someone else took the number: read the newest again and take the next.
+    return retryLostRaces(ConditionalCheckFailedException, 100, true, async () => {
       const [latest] = await this.query({
         KeyConditionExpression: 'pk = :pk',
         ExpressionAttributeValues: { ':pk': pk },
         ScanIndexForward: false,
         Limit: 1,
       });
-      const revision: RevisionRecord = {
-        env: input.env,
-        service: input.service,
-        number: ((latest?.number as number | undefined) ?? 0) + 1,
-        spec: input.spec,
-        specHash: input.specHash,
-        origin: input.origin,
-        createdAt: this.nowIso(),
-      };
-      try {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: {
-              pk,
-              sk: pad(revision.number, 10),
-              itemType: 'revision',
-              ...revision,
-              spec: JSON.stringify(revision.spec),
-              origin: JSON.stringify(revision.origin),
-            },
-            ConditionExpression: 'attribute_not_exists(pk)',
-          }),
-        );
-        return revision;
-      } catch (error) {
-        // Someone else took this number: read the newest again and take the next.
-        if (!(error instanceof ConditionalCheckFailedException) || attempt >= 100) throw error;
-        await jitter(attempt);
-      }
-    }
+      const revision = newRevision(input, ((latest?.number as number | undefined) ?? 0) + 1, this.nowIso());
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: {
+            pk,
+            sk: pad(revision.number, 10),
+            itemType: 'revision',
+            ...revision,
+            spec: JSON.stringify(revision.spec),
+            origin: JSON.stringify(revision.origin),
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return revision;
+    });
   }
 
   async getRevision(env: string, service: string, number: number): Promise<RevisionRecord | null> {
-    const item = await this.get(`REV#${env}#${service}`, pad(number, 10));
+    const item = await this.get({ pk: `REV#${env}#${service}`, sk: pad(number, 10) });
     return item ? toRevision(item) : null;
   }
 
@@ -241,26 +245,9 @@ export class DynamoStateStore implements StateStore {
 
   // operations
 
-  async createOperation(input: Parameters<StateStore['createOperation']>[0]): Promise<OperationRecord> {
-    const record: OperationRecord = {
-      id: input.id,
-      env: input.env,
-      service: input.service,
-      kind: input.kind,
-      status: input.status,
-      revision: input.revision,
-      params: input.params,
-      steps: input.steps,
-      leaseOwner: null,
-      leaseExpiresAt: null,
-      fencingToken: 0,
-      cancelRequested: false,
-      error: null,
-      createdAt: this.nowIso(),
-      startedAt: null,
-      finishedAt: null,
-    };
-    const active = !TERMINAL.has(record.status);
+  async createOperation(input: NewOperation): Promise<OperationRecord> {
+    const record = newOperation(input, this.nowIso());
+    const active = !isTerminal(record.status);
     try {
       await this.doc.send(
         new TransactWriteCommand({
@@ -290,8 +277,7 @@ export class DynamoStateStore implements StateStore {
                     Put: {
                       TableName: this.table,
                       Item: {
-                        pk: activeKey(record.env, record.service).pk,
-                        sk: 'ACTIVE',
+                        ...activeKey(record.env, record.service),
                         itemType: 'active-operation',
                         operationId: record.id,
                       },
@@ -305,8 +291,7 @@ export class DynamoStateStore implements StateStore {
       );
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
-      if (await this.get(`OP#${record.id}`, 'OP'))
-        throw new ConflictError(`operation ${record.id} already exists`);
+      if (await this.get(operationKey(record.id))) throw operationExists(record.id);
       const current = await this.getActiveOperation(record.env, record.service);
       if (current) throw new ActiveOperationError(current);
       throw error;
@@ -315,19 +300,19 @@ export class DynamoStateStore implements StateStore {
   }
 
   async getOperation(id: string): Promise<OperationRecord | null> {
-    const item = await this.get(`OP#${id}`, 'OP');
+    const item = await this.get(operationKey(id));
     return item ? toOperation(item) : null;
   }
 
   async getActiveOperation(env: string, service: string): Promise<OperationRecord | null> {
-    const marker = await this.get(activeKey(env, service).pk, 'ACTIVE');
+    const marker = await this.get(activeKey(env, service));
     if (!marker) return null;
     const operation = await this.getOperation(String(marker.operationId));
-    return operation && !TERMINAL.has(operation.status) ? operation : null;
+    return operation && !isTerminal(operation.status) ? operation : null;
   }
 
   async listOperations(env: string, service?: string, limit?: number): Promise<OperationRecord[]> {
-    const max = limit === undefined ? Infinity : normalizeLimit(limit);
+    const max = maxCount(limit);
     if (max === 0) return [];
     const index = await this.query(
       {
@@ -346,7 +331,7 @@ export class DynamoStateStore implements StateStore {
     const ids = index.slice(0, max).map((item) => String(item.id));
     const byId = new Map<string, OperationRecord>();
     for (let i = 0; i < ids.length; i += 100) {
-      let keys: Item[] | undefined = ids.slice(i, i + 100).map((id) => ({ pk: `OP#${id}`, sk: 'OP' }));
+      let keys: Item[] | undefined = ids.slice(i, i + 100).map(operationKey);
       while (keys && keys.length > 0) {
         const out = await this.doc.send(
           new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys, ConsistentRead: true } } }),
@@ -367,66 +352,45 @@ export class DynamoStateStore implements StateStore {
     leaseMs: number,
     nowMs: number,
   ): Promise<OperationRecord | null> {
-    for (let attempt = 0; ; attempt++) {
+    // A lost race (someone claimed or saved in between): decide again on what is stored now.
+    return retryLostRaces(ConditionalCheckFailedException, 20, false, async () => {
       const current = await this.getOperation(id);
-      if (!current || TERMINAL.has(current.status)) return null;
-      const held =
-        current.leaseOwner !== null &&
-        current.leaseOwner !== owner &&
-        current.leaseExpiresAt !== null &&
-        current.leaseExpiresAt > nowMs;
-      if (held) return null;
-      try {
-        const set = setExpression({
-          status: current.status === 'pending' ? 'running' : current.status,
-          startedAt: current.startedAt ?? isoTime(nowMs),
-          leaseOwner: owner,
-          leaseExpiresAt: nowMs + leaseMs,
-          fencingToken: current.fencingToken + 1,
-        });
-        const out = await this.doc.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { pk: `OP#${id}`, sk: 'OP' },
-            // The token we read must still be the latest, and the operation still unfinished:
-            // of several concurrent claims exactly one passes this condition.
-            ConditionExpression: '#c_token = :c_token AND #c_status IN (:c_pending, :c_running)',
-            UpdateExpression: set.expression,
-            ExpressionAttributeNames: { ...set.names, '#c_token': 'fencingToken', '#c_status': 'status' },
-            ExpressionAttributeValues: {
-              ...set.values,
-              ':c_token': current.fencingToken,
-              ':c_pending': 'pending',
-              ':c_running': 'running',
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
-        return toOperation(out.Attributes!);
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException) || attempt >= 20) throw error;
-        // Someone claimed or saved in between: decide again on what is stored now.
-      }
-    }
+      const claimed = current && claimedOperation(current, owner, leaseMs, nowMs);
+      if (!current || !claimed) return null;
+      const set = setExpression({
+        status: claimed.status,
+        startedAt: claimed.startedAt,
+        leaseOwner: claimed.leaseOwner,
+        leaseExpiresAt: claimed.leaseExpiresAt,
+        fencingToken: claimed.fencingToken,
+      });
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: operationKey(id),
+          // The token we read must still be the latest, and the operation still unfinished:
+          // of several concurrent claims exactly one passes this condition.
+          ConditionExpression: '#c_token = :c_token AND #c_status IN (:c_pending, :c_running)',
+          UpdateExpression: set.expression,
+          ExpressionAttributeNames: { ...set.names, '#c_token': 'fencingToken', '#c_status': 'status' },
+          ExpressionAttributeValues: {
+            ...set.values,
+            ':c_token': current.fencingToken,
+            ':c_pending': 'pending',
+            ':c_running': 'running',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toOperation(out.Attributes!);
+    });
   }
 
   async saveOperation(record: OperationRecord, leaseMs: number, nowMs: number): Promise<void> {
-    const terminal = TERMINAL.has(record.status);
-    const set = setExpression({
-      status: record.status,
-      steps: JSON.stringify(record.steps),
-      revision: record.revision,
-      error: record.error,
-      startedAt: record.startedAt,
-      finishedAt: record.finishedAt,
-      params: JSON.stringify(record.params),
-      leaseExpiresAt: terminal ? null : nowMs + leaseMs,
-      // A finished operation holds no lease; an unfinished one keeps its owner's.
-      ...(terminal ? { leaseOwner: null } : {}),
-    });
+    const set = setExpression(savedOperationFields(record, leaseMs, nowMs));
     const update = {
       TableName: this.table,
-      Key: { pk: `OP#${record.id}`, sk: 'OP' },
+      Key: operationKey(record.id),
       ConditionExpression: 'attribute_exists(pk) AND #c_token = :c_token',
       // cancelRequested is deliberately not written: a concurrent cancel must survive the save.
       UpdateExpression: set.expression,
@@ -434,7 +398,7 @@ export class DynamoStateStore implements StateStore {
       ExpressionAttributeValues: { ...set.values, ':c_token': record.fencingToken },
     };
     try {
-      if (!terminal) {
+      if (!isTerminal(record.status)) {
         await this.doc.send(new UpdateCommand(update));
         return;
       }
@@ -460,9 +424,7 @@ export class DynamoStateStore implements StateStore {
       )) {
         throw error;
       }
-      const stored = await this.getOperation(record.id);
-      if (!stored) throw new NotFoundError(`operation ${record.id} does not exist`);
-      if (stored.fencingToken !== record.fencingToken) throw new FencedError(record.id);
+      checkNotFenced(record, await this.getOperation(record.id));
       throw error;
     }
   }
@@ -472,7 +434,7 @@ export class DynamoStateStore implements StateStore {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: `OP#${id}`, sk: 'OP' },
+          Key: operationKey(id),
           ConditionExpression: 'attribute_exists(pk) AND #status IN (:pending, :running)',
           UpdateExpression: 'SET #cancel = :yes',
           ExpressionAttributeNames: { '#status': 'status', '#cancel': 'cancelRequested' },
@@ -533,160 +495,63 @@ export class DynamoStateStore implements StateStore {
   // events and audit
 
   async appendEvent(event: NewEvent): Promise<EventRecord> {
-    const base: Omit<EventRecord, 'seq'> = {
-      time: event.time === undefined ? this.nowIso() : normalizeTime(event.time, 'event time'),
-      env: event.env,
-      service: event.service,
-      operationId: event.operationId,
-      type: event.type,
-      message: event.message,
-      data: event.data,
-    };
-    const seq = await this.appendNumbered('events', (n) => ({
-      pk: `EVENTS#${base.env}`,
-      sk: pad(n, 15),
-      itemType: 'event',
-      seq: n,
+    const base = newEvent(event, () => this.nowIso());
+    const seq = await this.appendNumbered(EVENTS, base.env, {
       ...base,
       eventType: base.type,
       type: undefined,
       data: base.data === null ? null : JSON.stringify(base.data),
-    }));
+    });
     return { seq, ...base };
   }
 
   async listEvents(query: EventQuery): Promise<EventRecord[]> {
-    const max = query.limit === undefined ? Infinity : normalizeLimit(query.limit);
+    const max = maxCount(query.limit);
     if (max === 0) return [];
-    const filters: string[] = [];
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    const add = (field: string, op: string, value: unknown) => {
-      const key = `:${field}${op === '>=' ? 'Since' : op === '<=' ? 'Until' : ''}`;
-      names[`#${field}`] = field;
-      values[key] = value;
-      filters.push(`#${field} ${op} ${key}`);
-    };
-    if (query.service !== undefined) add('service', '=', query.service);
-    if (query.operationId !== undefined) add('operationId', '=', query.operationId);
-    if (query.since !== undefined) add('time', '>=', normalizeTime(query.since, 'since'));
-    if (query.until !== undefined) add('time', '<=', normalizeTime(query.until, 'until'));
-    let items: Item[];
-    if (query.env !== undefined) {
-      items = await this.query(
-        {
-          KeyConditionExpression: query.afterSeq !== undefined ? 'pk = :pk AND sk > :after' : 'pk = :pk',
-          ...withFilter(filters, names),
-          ExpressionAttributeValues: {
-            ...values,
-            ':pk': `EVENTS#${query.env}`,
-            ...(query.afterSeq !== undefined
-              ? { ':after': pad(Math.max(0, Math.floor(query.afterSeq)), 15) }
-              : {}),
-          },
-        },
-        max,
-      );
-    } else {
-      // Across environments: a scan (rare: timelines over every environment).
-      if (query.afterSeq !== undefined) add('seq', '>', query.afterSeq);
-      items = (await this.scan('event', filters, names, values)).sort(
-        (a, b) => Number(a.seq) - Number(b.seq),
-      );
-    }
-    return items.slice(0, max).map(toEvent);
+    const { env, service, operationId, afterSeq, since, until } = normalizeTimeBounds(query);
+    const filter = new Filter()
+      .add('service', '=', service)
+      .add('operationId', '=', operationId)
+      .add('time', '>=', since)
+      .add('time', '<=', until);
+    const items = await this.listNumbered(EVENTS, env, filter, afterSeq, max);
+    return items.map(toEvent);
   }
 
   async appendAudit(entry: NewAudit): Promise<AuditRecord> {
-    const base: Omit<AuditRecord, 'id'> = {
-      time: entry.time === undefined ? this.nowIso() : normalizeTime(entry.time, 'audit time'),
-      actor: entry.actor,
-      interface: entry.interface,
-      env: entry.env,
-      identity: entry.identity,
-      action: entry.action,
-      args: entry.args,
-      result: entry.result,
-    };
-    const id = await this.appendNumbered('audit', (n) => ({
-      pk: `AUDIT#${base.env}`,
-      sk: pad(n, 15),
-      itemType: 'audit',
-      id: n,
-      ...base,
-      args: JSON.stringify(base.args),
-    }));
+    const base = newAudit(entry, () => this.nowIso());
+    const id = await this.appendNumbered(AUDIT, base.env, { ...base, args: JSON.stringify(base.args) });
     return { id, ...base };
   }
 
-  async listAudit(query: {
-    env?: string;
-    since?: string;
-    until?: string;
-    limit?: number;
-  }): Promise<AuditRecord[]> {
-    const max = query.limit === undefined ? Infinity : normalizeLimit(query.limit);
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const max = maxCount(query.limit);
     if (max === 0) return [];
-    const filters: string[] = [];
-    const names: Record<string, string> = {};
-    const values: Record<string, unknown> = {};
-    if (query.since !== undefined) {
-      names['#time'] = 'time';
-      values[':since'] = normalizeTime(query.since, 'since');
-      filters.push('#time >= :since');
-    }
-    if (query.until !== undefined) {
-      names['#time'] = 'time';
-      values[':until'] = normalizeTime(query.until, 'until');
-      filters.push('#time <= :until');
-    }
-    const items =
-      query.env !== undefined
-        ? await this.query(
-            {
-              KeyConditionExpression: 'pk = :pk',
-              ...withFilter(filters, names),
-              ExpressionAttributeValues: { ...values, ':pk': `AUDIT#${query.env}` },
-            },
-            max,
-          )
-        : (await this.scan('audit', filters, names, values)).sort((a, b) => Number(a.id) - Number(b.id));
-    return items.slice(0, max).map(toAudit);
+    const { env, since, until } = normalizeTimeBounds(query);
+    const filter = new Filter().add('time', '>=', since).add('time', '<=', until);
+    const items = await this.listNumbered(AUDIT, env, filter, undefined, max);
+    return items.map(toAudit);
   }
 
   // leases
 
   async acquireLease(name: string, owner: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null> {
-    for (let attempt = 0; ; attempt++) {
-      const item = await this.get(`LEASE#${name}`, 'LEASE');
-      const current = item ? toLease(item) : null;
-      const live =
-        current !== null && current.owner !== null && current.expiresAt !== null && current.expiresAt > nowMs;
-      if (live && current.owner !== owner) return null;
-      // A renewal by the live holder keeps its term; anything else starts a new one.
-      const token = live ? current.token : (current?.token ?? 0) + 1;
-      const lease: LeaseRecord = { name, owner, expiresAt: nowMs + ttlMs, token };
-      const revision = Number(item?.revision ?? 0);
-      try {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.table,
-            Item: { pk: `LEASE#${name}`, sk: 'LEASE', itemType: 'lease', ...lease, revision: revision + 1 },
-            // Whatever we decided on must still be what is stored: one of concurrent writers wins.
-            ConditionExpression: item ? '#revision = :revision' : 'attribute_not_exists(pk)',
-            ...(item
-              ? {
-                  ExpressionAttributeNames: { '#revision': 'revision' },
-                  ExpressionAttributeValues: { ':revision': revision },
-                }
-              : {}),
-          }),
-        );
-        return lease;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException) || attempt >= 20) throw error;
-      }
-    }
+    return retryLostRaces(ConditionalCheckFailedException, 20, false, async () => {
+      const item = await this.get(leaseKey(name));
+      const lease = acquiredLease(item ? toLease(item) : null, name, owner, ttlMs, nowMs);
+      if (!lease) return null;
+      // Every write bumps `revision`: what we decided on must still be what is stored, so that
+      // one of concurrent writers wins.
+      const revision = item ? Number(item.revision ?? 0) : null;
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { ...leaseKey(name), itemType: 'lease', ...lease, revision: (revision ?? 0) + 1 },
+          ...storedValueIs('revision', revision),
+        }),
+      );
+      return lease;
+    });
   }
 
   async releaseLease(name: string, owner: string): Promise<boolean> {
@@ -694,7 +559,7 @@ export class DynamoStateStore implements StateStore {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { pk: `LEASE#${name}`, sk: 'LEASE' },
+          Key: leaseKey(name),
           ConditionExpression: '#owner = :owner',
           UpdateExpression: 'SET #owner = :none, #expiresAt = :none ADD #revision :one',
           ExpressionAttributeNames: { '#owner': 'owner', '#expiresAt': 'expiresAt', '#revision': 'revision' },
@@ -709,7 +574,7 @@ export class DynamoStateStore implements StateStore {
   }
 
   async getLease(name: string): Promise<LeaseRecord | null> {
-    const item = await this.get(`LEASE#${name}`, 'LEASE');
+    const item = await this.get(leaseKey(name));
     return item ? toLease(item) : null;
   }
 
@@ -724,88 +589,113 @@ export class DynamoStateStore implements StateStore {
     return isoTime(this.clock.now());
   }
 
-  private async get(pk: string, sk: string): Promise<Item | null> {
+  private async get(key: Key): Promise<Item | null> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { pk, sk }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
     );
     return (out.Item as Item | undefined) ?? null;
   }
 
   /** Every item a query matches (all pages, consistent), or the first `max` of them. */
   private async query(input: Omit<QueryCommandInput, 'TableName'>, max = Infinity): Promise<Item[]> {
-    const items: Item[] = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const out = await this.doc.send(
-        new QueryCommand({ ...input, TableName: this.table, ConsistentRead: true, ExclusiveStartKey: start }),
-      );
-      items.push(...((out.Items as Item[] | undefined) ?? []));
-      start = out.LastEvaluatedKey;
+    return allPages(
+      (start) =>
+        this.doc.send(
+          new QueryCommand({
+            ...input,
+            TableName: this.table,
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
       // A `Limit` in the input means "one page": the caller asked for that many at most.
-    } while (start && items.length < max && input.Limit === undefined);
-    return items;
+      (count) => count < max && input.Limit === undefined,
+    );
   }
 
-  private async scan(
-    itemType: string,
-    filters: string[],
-    names: Record<string, string>,
-    values: Record<string, unknown>,
-  ): Promise<Item[]> {
-    const items: Item[] = [];
-    let start: Record<string, unknown> | undefined;
+  /** Every item of `itemType` that `filter` passes, across the whole table (all pages, consistent). */
+  private async scan(itemType: string, filter: Filter): Promise<Item[]> {
     const input: ScanCommandInput = {
       TableName: this.table,
       ConsistentRead: true,
-      FilterExpression: ['#itemType = :itemType', ...filters].join(' AND '),
-      ExpressionAttributeNames: { ...names, '#itemType': 'itemType' },
-      ExpressionAttributeValues: { ...values, ':itemType': itemType },
+      FilterExpression: ['#itemType = :itemType', ...filter.conditions].join(' AND '),
+      ExpressionAttributeNames: { ...filter.names, '#itemType': 'itemType' },
+      ExpressionAttributeValues: { ...filter.values, ':itemType': itemType },
     };
-    do {
-      const out = await this.doc.send(new ScanCommand({ ...input, ExclusiveStartKey: start }));
-      items.push(...((out.Items as Item[] | undefined) ?? []));
-      start = out.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return allPages((start) => this.doc.send(new ScanCommand({ ...input, ExclusiveStartKey: start })));
   }
 
   /**
-   * Writes the item numbered next in `counter` (events, audit): reads the counter, then in one
+   * Writes `fields` as the item numbered next in `log`: reads the log's counter, then in one
    * transaction advances it by compare-and-swap and puts the item. A writer that lost the race
-   * reads again and takes the next number.
+   * reads again and takes the next number. Returns the number.
    */
-  private async appendNumbered(counter: string, itemFor: (n: number) => Item): Promise<number> {
-    const key = { pk: `SEQ#${counter}`, sk: 'SEQ' };
-    for (let attempt = 0; ; attempt++) {
-      const current = Number((await this.get(key.pk, key.sk))?.value ?? 0);
+  private async appendNumbered(log: NumberedLog, env: string, fields: Item): Promise<number> {
+    const key: Key = { pk: `SEQ#${log.counter}`, sk: 'SEQ' };
+    return retryLostRaces(TransactionCanceledException, 200, true, async () => {
+      const current = Number((await this.get(key))?.value ?? 0);
       const next = current + 1;
-      try {
-        await this.doc.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Put: {
-                  TableName: this.table,
-                  Item: { ...key, itemType: 'counter', value: next },
-                  ConditionExpression: current === 0 ? 'attribute_not_exists(pk)' : '#value = :current',
-                  ...(current === 0
-                    ? {}
-                    : {
-                        ExpressionAttributeNames: { '#value': 'value' },
-                        ExpressionAttributeValues: { ':current': current },
-                      }),
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: { ...key, itemType: 'counter', value: next },
+                ...storedValueIs('value', current === 0 ? null : current),
+              },
+            },
+            {
+              Put: {
+                TableName: this.table,
+                Item: {
+                  ...numberedKey(log, env, next),
+                  itemType: log.itemType,
+                  [log.numberField]: next,
+                  ...fields,
                 },
               },
-              { Put: { TableName: this.table, Item: itemFor(next) } },
-            ],
-          }),
-        );
-        return next;
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException) || attempt >= 200) throw error;
-        await jitter(attempt);
-      }
+            },
+          ],
+        }),
+      );
+      return next;
+    });
+  }
+
+  /**
+   * The items of `log` that `filter` passes, numbered above `after` when given, ascending, the
+   * first `max` of them: a query of the environment's partition, or, for every environment, a
+   * scan (rare: timelines over every environment; `after` is then added to `filter`).
+   */
+  private async listNumbered(
+    log: NumberedLog,
+    env: string | undefined,
+    filter: Filter,
+    after: number | undefined,
+    max: number,
+  ): Promise<Item[]> {
+    if (env !== undefined) {
+      const items = await this.query(
+        {
+          KeyConditionExpression: after !== undefined ? 'pk = :pk AND sk > :after' : 'pk = :pk',
+          ...filter.forQuery(),
+          ExpressionAttributeValues: {
+            ...filter.values,
+            ':pk': numberedPartition(log, env),
+            ...(after !== undefined
+              ? { ':after': numberedKey(log, env, Math.max(0, Math.floor(after))).sk }
+              : {}),
+          },
+        },
+        max,
+      );
+      return items.slice(0, max);
     }
+    if (after !== undefined) filter.add(log.numberField, '>', after);
+    const items = await this.scan(log.itemType, filter);
+    const number = (item: Item) => Number(item[log.numberField]);
+    return items.sort((a, b) => number(a) - number(b)).slice(0, max);
   }
 
   private async batchDelete(keys: Item[]): Promise<void> {
@@ -831,65 +721,119 @@ function setExpression(fields: Record<string, unknown>) {
   return { expression: `SET ${parts.join(', ')}`, names, values };
 }
 
-function withFilter(filters: string[], names: Record<string, string>) {
-  if (filters.length === 0) return {};
-  return { FilterExpression: filters.join(' AND '), ExpressionAttributeNames: names };
+/**
+ * A condition that the stored item's `field` is `expected`, or, for null, that there is no item:
+ * the compare-and-swap of a read-decide-write.
+ */
+function storedValueIs(field: string, expected: number | null) {
+  if (expected === null) return { ConditionExpression: 'attribute_not_exists(pk)' };
+  return {
+    ConditionExpression: '#expected = :expected',
+    ExpressionAttributeNames: { '#expected': field },
+    ExpressionAttributeValues: { ':expected': expected },
+  };
+}
+
+/** A FilterExpression of ANDed `#field op :value` conditions; an undefined value adds none. */
+class Filter {
+  readonly conditions: string[] = [];
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+
+  add(field: string, op: '=' | '>' | '>=' | '<=', value: unknown): this {
+    if (value === undefined) return this;
+    const placeholder = `:filter${this.conditions.length}`;
+    this.names[`#${field}`] = field;
+    this.values[placeholder] = value;
+    this.conditions.push(`#${field} ${op} ${placeholder}`);
+    return this;
+  }
+
+  /**
+   * The FilterExpression and its names for a query (nothing when there is no condition); the
+   * caller merges `values` into its own ExpressionAttributeValues.
+   */
+  forQuery() {
+    if (this.conditions.length === 0) return {};
+    return { FilterExpression: this.conditions.join(' AND '), ExpressionAttributeNames: this.names };
+  }
+}
+
+/** Reads pages (`page(start)`) while there is a next one and `more(items so far)` says to go on. */
+async function allPages(
+  page: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
+  more: (count: number) => boolean = () => true,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  let start: Item | undefined;
+  do {
+    const out = await page(start);
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start && more(items.length));
+  return items;
+}
+
+/**
+ * Runs `attempt` again when it fails with a `lost` error (a conditional write another writer beat
+ * it to: read and decide again), at most `retries` times, each after a short random pause when
+ * `pause`. Other errors, and a race lost once more than that, are thrown.
+ */
+async function retryLostRaces<T>(
+  lost: abstract new (...args: never[]) => Error,
+  retries: number,
+  pause: boolean,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof lost) || n >= retries) throw error;
+      if (pause) await jitter(n);
+    }
+  }
 }
 
 async function jitter(attempt: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 5 * (attempt + 1))));
 }
 
+/** The number limit of a listing: normalizeLimit, or no limit at all. */
+function maxCount(limit: number | undefined): number {
+  return limit === undefined ? Infinity : normalizeLimit(limit);
+}
+
 function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
-function activeKey(env: string, service: string) {
+function serviceKey(env: string, name: string): Key {
+  return { pk: `ENV#${env}`, sk: `SVC#${name}` };
+}
+
+function operationKey(id: string): Key {
+  return { pk: `OP#${id}`, sk: 'OP' };
+}
+
+function activeKey(env: string, service: string): Key {
   return { pk: `ACTIVE#${env}#${service}`, sk: 'ACTIVE' };
 }
 
-function resourceKey(record: { env: string; service: string; kind: ResourceKind; providerId: string }) {
+function leaseKey(name: string): Key {
+  return { pk: `LEASE#${name}`, sk: 'LEASE' };
+}
+
+function numberedPartition(log: NumberedLog, env: string): string {
+  return `${log.partition}#${env}`;
+}
+
+function numberedKey(log: NumberedLog, env: string, n: number): Key {
+  return { pk: numberedPartition(log, env), sk: pad(n, 15) };
+}
+
+function resourceKey(record: { env: string; service: string; kind: ResourceKind; providerId: string }): Key {
   return { pk: `RES#${record.env}`, sk: `${record.service}#${record.kind}#${record.providerId}` };
-}
-
-function serviceConflict(
-  env: string,
-  name: string,
-  expected: number | null,
-  actual: number | null,
-): ConflictError {
-  const what =
-    expected === null
-      ? `already exists (version ${actual})`
-      : actual === null
-        ? `no longer exists (expected version ${expected})`
-        : `was changed by someone else (expected version ${expected}, found version ${actual})`;
-  return new ConflictError(`service ${name} in ${env} ${what}`, {
-    hint: 'read it again and retry; another deploy or command wrote it first',
-  });
-}
-
-function normalizeTime(value: string, what: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new TypeError(`${what} is not an ISO time: ${JSON.stringify(value)}`);
-  return isoTime(ms);
-}
-
-function normalizeLimit(limit: number): number {
-  return Math.max(0, Math.floor(limit));
-}
-
-function pickService(record: Omit<ServiceRecord, 'version'>): Omit<ServiceRecord, 'version'> {
-  return {
-    env: record.env,
-    name: record.name,
-    currentRevision: record.currentRevision,
-    lastHealthyRevision: record.lastHealthyRevision,
-    generation: record.generation,
-    status: record.status,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-  };
 }
 
 function operationItem(record: OperationRecord): Item {

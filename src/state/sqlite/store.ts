@@ -2,12 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 
-import { ConflictError, NotFoundError } from '../../core/errors.js';
 import { isoTime, systemClock, type Clock } from '../../core/clock.js';
 import type { ServiceSpec } from '../../spec/types.js';
 import {
   ActiveOperationError,
-  FencedError,
+  type AuditQuery,
   type AuditRecord,
   type EventQuery,
   type EventRecord,
@@ -23,6 +22,18 @@ import {
   type StateStore,
   type StepRecord,
 } from '../store.js';
+import { checkServiceVersionForDelete, operationExists, serviceConflict } from '../shared/errors.js';
+import { acquiredLease } from '../shared/leases.js';
+import { normalizeLimit, normalizeTimeBounds } from '../shared/normalize.js';
+import { checkNotFenced, claimedOperation, savedOperationFields } from '../shared/operations.js';
+import {
+  newAudit,
+  newEvent,
+  newOperation,
+  newRevision,
+  serviceFields,
+  type NewOperation,
+} from '../shared/records.js';
 import { migrate } from './migrations.js';
 
 /** Where the SQLite state lives inside a data dir. */
@@ -35,7 +46,11 @@ export interface SqliteStateStoreOptions {
   clock?: Clock;
 }
 
-const TERMINAL: ReadonlySet<OperationStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+/** The SQL condition that an operation is active (the schema allows one such per service). */
+const ACTIVE_STATUS = "status IN ('pending', 'running')";
+
+/** A `column op ?` condition of a listing query, with its value; undefined leaves it out. */
+type Condition = readonly [clause: string, value: unknown];
 
 /**
  * The embedded StateStore: one SQLite file (WAL mode) shared by every berth process on the
@@ -103,7 +118,7 @@ export class SqliteStateStore implements StateStore {
     return this.immediate(() => {
       const actual = this.serviceVersion(record.env, record.name);
       if (actual !== expectedVersion) throw serviceConflict(record.env, record.name, expectedVersion, actual);
-      const version = (expectedVersion ?? 0) + 1;
+      const stored: ServiceRecord = { ...serviceFields(record), version: (expectedVersion ?? 0) + 1 };
       this.stmt(
         `INSERT INTO services (env, name, version, current_revision, last_healthy_revision, generation,
            status, created_at, updated_at)
@@ -113,26 +128,14 @@ export class SqliteStateStore implements StateStore {
            version = excluded.version, current_revision = excluded.current_revision,
            last_healthy_revision = excluded.last_healthy_revision, generation = excluded.generation,
            status = excluded.status, created_at = excluded.created_at, updated_at = excluded.updated_at`,
-      ).run({
-        env: record.env,
-        name: record.name,
-        version,
-        currentRevision: record.currentRevision,
-        lastHealthyRevision: record.lastHealthyRevision,
-        generation: record.generation,
-        status: record.status,
-        createdAt: record.createdAt,
-        updatedAt: record.updatedAt,
-      });
-      return { ...pickService(record), version };
+      ).run(stored);
+      return stored;
     });
   }
 
   async deleteService(env: string, name: string, expectedVersion: number): Promise<void> {
     this.immediate(() => {
-      const actual = this.serviceVersion(env, name);
-      if (actual === null) throw new NotFoundError(`service ${name} does not exist in ${env}`);
-      if (actual !== expectedVersion) throw serviceConflict(env, name, expectedVersion, actual);
+      checkServiceVersionForDelete(env, name, expectedVersion, this.serviceVersion(env, name));
       this.stmt('DELETE FROM services WHERE env = ? AND name = ?').run(env, name);
       // Same transaction: nobody ever sees inventory for a service that no longer exists.
       this.stmt('DELETE FROM resources WHERE env = ? AND service = ?').run(env, name);
@@ -147,15 +150,7 @@ export class SqliteStateStore implements StateStore {
       const { last } = this.stmt(
         'SELECT MAX(number) AS last FROM revisions WHERE env = ? AND service = ?',
       ).get(input.env, input.service) as { last: number | null };
-      const revision: RevisionRecord = {
-        env: input.env,
-        service: input.service,
-        number: (last ?? 0) + 1,
-        spec: input.spec,
-        specHash: input.specHash,
-        origin: input.origin,
-        createdAt: this.nowIso(),
-      };
+      const revision = newRevision(input, (last ?? 0) + 1, this.nowIso());
       this.stmt(
         `INSERT INTO revisions (env, service, number, spec, spec_hash, origin, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -191,26 +186,9 @@ export class SqliteStateStore implements StateStore {
 
   // operations
 
-  async createOperation(input: Parameters<StateStore['createOperation']>[0]): Promise<OperationRecord> {
+  async createOperation(input: NewOperation): Promise<OperationRecord> {
     return this.immediate(() => {
-      const record: OperationRecord = {
-        id: input.id,
-        env: input.env,
-        service: input.service,
-        kind: input.kind,
-        status: input.status,
-        revision: input.revision,
-        params: input.params,
-        steps: input.steps,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        fencingToken: 0,
-        cancelRequested: false,
-        error: null,
-        createdAt: this.nowIso(),
-        startedAt: null,
-        finishedAt: null,
-      };
+      const record = newOperation(input, this.nowIso());
       try {
         this.stmt(
           `INSERT INTO operations (id, env, service, kind, status, revision, params, steps, created_at)
@@ -230,7 +208,7 @@ export class SqliteStateStore implements StateStore {
         if (!isConstraintError(error)) throw error;
         // Still inside the write lock, so what we read now is what the insert collided with:
         // either the primary key (a reused id) or the one-active-operation index.
-        if (this.operationRow(record.id)) throw new ConflictError(`operation ${record.id} already exists`);
+        if (this.operationRow(record.id)) throw operationExists(record.id);
         const active = this.activeOperation(record.env, record.service);
         if (active) throw new ActiveOperationError(active);
         throw error;
@@ -249,15 +227,14 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listOperations(env: string, service?: string, limit?: number): Promise<OperationRecord[]> {
-    const where = service === undefined ? 'env = ?' : 'env = ? AND service = ?';
-    const args: unknown[] = service === undefined ? [env] : [env, service];
+    const where: Condition[] = [
+      ['env = ?', env],
+      ['service = ?', service],
+    ];
     // rowid breaks ties between operations created in the same millisecond.
-    let sql = `SELECT * FROM operations WHERE ${where} ORDER BY created_at DESC, rowid DESC`;
-    if (limit !== undefined) {
-      sql += ' LIMIT ?';
-      args.push(normalizeLimit(limit));
-    }
-    return (this.stmt(sql).all(...args) as OperationRow[]).map(toOperation);
+    return this.select<OperationRow>('operations', where, 'created_at DESC, rowid DESC', limit).map(
+      toOperation,
+    );
   }
 
   async claimOperation(
@@ -268,25 +245,8 @@ export class SqliteStateStore implements StateStore {
   ): Promise<OperationRecord | null> {
     return this.immediate(() => {
       const row = this.operationRow(id);
-      if (!row) return null;
-      const current = toOperation(row);
-      if (TERMINAL.has(current.status)) return null;
-      const held =
-        current.leaseOwner !== null &&
-        current.leaseOwner !== owner &&
-        current.leaseExpiresAt !== null &&
-        current.leaseExpiresAt > nowMs;
-      if (held) return null;
-      const claimed: OperationRecord = {
-        ...current,
-        status: current.status === 'pending' ? 'running' : current.status,
-        startedAt: current.startedAt ?? isoTime(nowMs),
-        leaseOwner: owner,
-        leaseExpiresAt: nowMs + leaseMs,
-        // A new token on every claim, even a re-claim by the same owner: whatever ran under the
-        // old token (say, this owner before a restart) is fenced off.
-        fencingToken: current.fencingToken + 1,
-      };
+      const claimed = row ? claimedOperation(toOperation(row), owner, leaseMs, nowMs) : null;
+      if (!claimed) return null;
       this.stmt(
         `UPDATE operations SET status = ?, started_at = ?, lease_owner = ?, lease_expires_at = ?,
            fencing_token = ? WHERE id = ?`,
@@ -305,9 +265,8 @@ export class SqliteStateStore implements StateStore {
   async saveOperation(record: OperationRecord, leaseMs: number, nowMs: number): Promise<void> {
     this.immediate(() => {
       const row = this.operationRow(record.id);
-      if (!row) throw new NotFoundError(`operation ${record.id} does not exist`);
-      if (row.fencing_token !== record.fencingToken) throw new FencedError(record.id);
-      const terminal = TERMINAL.has(record.status);
+      const stored = row ? toOperation(row) : null;
+      checkNotFenced(record, stored);
       // cancel_requested is deliberately not written: a cancel that arrives while the runner is
       // between reading and saving must not be overwritten by the runner's older copy.
       this.stmt(
@@ -318,25 +277,15 @@ export class SqliteStateStore implements StateStore {
       ).run({
         id: record.id,
         fencingToken: record.fencingToken,
-        status: record.status,
-        steps: JSON.stringify(record.steps),
-        revision: record.revision,
-        error: record.error,
-        startedAt: record.startedAt,
-        finishedAt: record.finishedAt,
-        params: JSON.stringify(record.params),
-        // A finished operation holds no lease; an unfinished one keeps its owner's lease alive.
-        leaseOwner: terminal ? null : row.lease_owner,
-        leaseExpiresAt: terminal ? null : nowMs + leaseMs,
+        leaseOwner: stored.leaseOwner,
+        ...savedOperationFields(record, leaseMs, nowMs),
       });
     });
   }
 
   async requestCancel(id: string): Promise<OperationRecord | null> {
     return this.immediate(() => {
-      this.stmt(
-        "UPDATE operations SET cancel_requested = 1 WHERE id = ? AND status IN ('pending', 'running')",
-      ).run(id);
+      this.stmt(`UPDATE operations SET cancel_requested = 1 WHERE id = ? AND ${ACTIVE_STATUS}`).run(id);
       const row = this.operationRow(id);
       return row ? toOperation(row) : null;
     });
@@ -373,28 +322,17 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listResources(env: string, service?: string): Promise<ResourceRecord[]> {
-    const rows = (
-      service === undefined
-        ? this.stmt('SELECT * FROM resources WHERE env = ? ORDER BY service, kind, provider_id').all(env)
-        : this.stmt(
-            'SELECT * FROM resources WHERE env = ? AND service = ? ORDER BY service, kind, provider_id',
-          ).all(env, service)
-    ) as ResourceRow[];
-    return rows.map(toResource);
+    const where: Condition[] = [
+      ['env = ?', env],
+      ['service = ?', service],
+    ];
+    return this.select<ResourceRow>('resources', where, 'service, kind, provider_id').map(toResource);
   }
 
   // events and audit
 
   async appendEvent(event: NewEvent): Promise<EventRecord> {
-    const record: Omit<EventRecord, 'seq'> = {
-      time: event.time === undefined ? this.nowIso() : normalizeTime(event.time, 'event time'),
-      env: event.env,
-      service: event.service,
-      operationId: event.operationId,
-      type: event.type,
-      message: event.message,
-      data: event.data,
-    };
+    const record = newEvent(event, () => this.nowIso());
     const result = this.stmt(
       `INSERT INTO events (time, env, service, operation_id, type, message, data)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -411,39 +349,20 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listEvents(query: EventQuery): Promise<EventRecord[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    const add = (clause: string, value: unknown) => {
-      where.push(clause);
-      args.push(value);
-    };
-    if (query.env !== undefined) add('env = ?', query.env);
-    if (query.service !== undefined) add('service = ?', query.service);
-    if (query.operationId !== undefined) add('operation_id = ?', query.operationId);
-    if (query.afterSeq !== undefined) add('seq > ?', query.afterSeq);
-    if (query.since !== undefined) add('time >= ?', normalizeTime(query.since, 'since'));
-    if (query.until !== undefined) add('time <= ?', normalizeTime(query.until, 'until'));
-    let sql = 'SELECT * FROM events';
-    if (where.length > 0) sql += ` WHERE ${where.join(' AND ')}`;
-    sql += ' ORDER BY seq';
-    if (query.limit !== undefined) {
-      sql += ' LIMIT ?';
-      args.push(normalizeLimit(query.limit));
-    }
-    return (this.stmt(sql).all(...args) as EventRow[]).map(toEvent);
+    const { env, service, operationId, afterSeq, since, until, limit } = normalizeTimeBounds(query);
+    const where: Condition[] = [
+      ['env = ?', env],
+      ['service = ?', service],
+      ['operation_id = ?', operationId],
+      ['seq > ?', afterSeq],
+      ['time >= ?', since],
+      ['time <= ?', until],
+    ];
+    return this.select<EventRow>('events', where, 'seq', limit).map(toEvent);
   }
 
   async appendAudit(entry: NewAudit): Promise<AuditRecord> {
-    const record: Omit<AuditRecord, 'id'> = {
-      time: entry.time === undefined ? this.nowIso() : normalizeTime(entry.time, 'audit time'),
-      actor: entry.actor,
-      interface: entry.interface,
-      env: entry.env,
-      identity: entry.identity,
-      action: entry.action,
-      args: entry.args,
-      result: entry.result,
-    };
+    const record = newAudit(entry, () => this.nowIso());
     const result = this.stmt(
       `INSERT INTO audit (time, actor, interface, env, identity, action, args, result)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -460,34 +379,14 @@ export class SqliteStateStore implements StateStore {
     return { id: Number(result.lastInsertRowid), ...record };
   }
 
-  async listAudit(query: {
-    env?: string;
-    since?: string;
-    until?: string;
-    limit?: number;
-  }): Promise<AuditRecord[]> {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (query.env !== undefined) {
-      where.push('env = ?');
-      args.push(query.env);
-    }
-    if (query.since !== undefined) {
-      where.push('time >= ?');
-      args.push(normalizeTime(query.since, 'since'));
-    }
-    if (query.until !== undefined) {
-      where.push('time <= ?');
-      args.push(normalizeTime(query.until, 'until'));
-    }
-    let sql = 'SELECT * FROM audit';
-    if (where.length > 0) sql += ` WHERE ${where.join(' AND ')}`;
-    sql += ' ORDER BY id';
-    if (query.limit !== undefined) {
-      sql += ' LIMIT ?';
-      args.push(normalizeLimit(query.limit));
-    }
-    return (this.stmt(sql).all(...args) as AuditRow[]).map(toAudit);
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const { env, since, until, limit } = normalizeTimeBounds(query);
+    const where: Condition[] = [
+      ['env = ?', env],
+      ['time >= ?', since],
+      ['time <= ?', until],
+    ];
+    return this.select<AuditRow>('audit', where, 'id', limit).map(toAudit);
   }
 
   // leases
@@ -495,12 +394,8 @@ export class SqliteStateStore implements StateStore {
   async acquireLease(name: string, owner: string, ttlMs: number, nowMs: number): Promise<LeaseRecord | null> {
     return this.immediate(() => {
       const row = this.leaseRow(name);
-      const live =
-        row !== undefined && row.owner !== null && row.expires_at !== null && row.expires_at > nowMs;
-      if (live && row.owner !== owner) return null;
-      // A renewal by the live holder keeps its term; anything else starts a new one.
-      const token = live ? row.token : (row?.token ?? 0) + 1;
-      const lease: LeaseRecord = { name, owner, expiresAt: nowMs + ttlMs, token };
+      const lease = acquiredLease(row ? toLease(row) : null, name, owner, ttlMs, nowMs);
+      if (!lease) return null;
       this.stmt(
         `INSERT INTO leases (name, owner, expires_at, token) VALUES (@name, @owner, @expiresAt, @token)
          ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at,
@@ -519,7 +414,7 @@ export class SqliteStateStore implements StateStore {
 
   async getLease(name: string): Promise<LeaseRecord | null> {
     const row = this.leaseRow(name);
-    return row ? { name: row.name, owner: row.owner, expiresAt: row.expires_at, token: row.token } : null;
+    return row ? toLease(row) : null;
   }
 
   async close(): Promise<void> {
@@ -543,6 +438,28 @@ export class SqliteStateStore implements StateStore {
     return statement;
   }
 
+  /**
+   * `SELECT * FROM <table>` with the conditions that have a value ANDed, in `orderBy` order, the
+   * first `limit` rows (normalizeLimit) when there is one.
+   */
+  private select<Row>(
+    table: string,
+    conditions: readonly Condition[],
+    orderBy: string,
+    limit?: number,
+  ): Row[] {
+    const present = conditions.filter(([, value]) => value !== undefined);
+    let sql = `SELECT * FROM ${table}`;
+    if (present.length > 0) sql += ` WHERE ${present.map(([clause]) => clause).join(' AND ')}`;
+    sql += ` ORDER BY ${orderBy}`;
+    const args = present.map(([, value]) => value);
+    if (limit !== undefined) {
+      sql += ' LIMIT ?';
+      args.push(normalizeLimit(limit));
+    }
+    return this.stmt(sql).all(...args) as Row[];
+  }
+
   private nowIso(): string {
     return isoTime(this.clock.now());
   }
@@ -562,9 +479,10 @@ export class SqliteStateStore implements StateStore {
   }
 
   private activeOperation(env: string, service: string): OperationRecord | null {
-    const row = this.stmt(
-      "SELECT * FROM operations WHERE env = ? AND service = ? AND status IN ('pending', 'running')",
-    ).get(env, service) as OperationRow | undefined;
+    const row = this.stmt(`SELECT * FROM operations WHERE env = ? AND service = ? AND ${ACTIVE_STATUS}`).get(
+      env,
+      service,
+    ) as OperationRow | undefined;
     return row ? toOperation(row) : null;
   }
 }
@@ -606,51 +524,6 @@ function isBusyError(error: unknown): boolean {
 
 function isConstraintError(error: unknown): boolean {
   return error instanceof Database.SqliteError && error.code.startsWith('SQLITE_CONSTRAINT');
-}
-
-function serviceConflict(
-  env: string,
-  name: string,
-  expected: number | null,
-  actual: number | null,
-): ConflictError {
-  const what =
-    expected === null
-      ? `already exists (version ${actual})`
-      : actual === null
-        ? `no longer exists (expected version ${expected})`
-        : `was changed by someone else (expected version ${expected}, found version ${actual})`;
-  return new ConflictError(`service ${name} in ${env} ${what}`, {
-    hint: 'read it again and retry; another deploy or command wrote it first',
-  });
-}
-
-/**
- * Stored times are all `toISOString()` form, so that SQL string comparison orders them as
- * instants; an input with an offset ('...+02:00') is converted, not compared as text.
- */
-function normalizeTime(value: string, what: string): string {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new TypeError(`${what} is not an ISO time: ${JSON.stringify(value)}`);
-  return isoTime(ms);
-}
-
-/** SQLite reads a negative LIMIT as "no limit"; a negative limit is a caller bug, so it yields nothing. */
-function normalizeLimit(limit: number): number {
-  return Math.max(0, Math.floor(limit));
-}
-
-function pickService(record: Omit<ServiceRecord, 'version'>): Omit<ServiceRecord, 'version'> {
-  return {
-    env: record.env,
-    name: record.name,
-    currentRevision: record.currentRevision,
-    lastHealthyRevision: record.lastHealthyRevision,
-    generation: record.generation,
-    status: record.status,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-  };
 }
 
 // Rows as SQLite returns them, and their conversion to records.
@@ -735,6 +608,10 @@ interface AuditRow {
   action: string;
   args: string;
   result: string;
+}
+
+function toLease(row: LeaseRow): LeaseRecord {
+  return { name: row.name, owner: row.owner, expiresAt: row.expires_at, token: row.token };
 }
 
 function toService(row: ServiceRow): ServiceRecord {

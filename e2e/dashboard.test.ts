@@ -1,0 +1,330 @@
+/**
+ * The dashboard end to end, in headless Chromium (Debian's, driven by playwright-core): a real
+ * `berth up` (fresh data dir, free ports) with 1,000 services seeded in staging's store, signed in
+ * through the one-time link it prints. The page lists deployed services, shows a CLI deploy's
+ * steps live, shows a compute deleted behind berth's back as drifted and then healed without a
+ * reload, narrows 1,000 services to one in under 100 ms, and shows production as protected. No
+ * request leaves the machine.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { EXAMPLES, runCli, spawnCli } from '../test/helpers/cli.js';
+import { waitFor } from '../test/helpers/runtime.js';
+import { runtimePaths } from '../src/runtime/paths.js';
+import { SqliteStateStore, defaultStatePath } from '../src/state/sqlite/store.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SEEDED = 1000;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Stops the runtime `berth up` started (and its replicas), whatever state the test left. */
+async function stopRuntime(dataDir: string): Promise<void> {
+  await runCli(['runtime', 'stop'], { dataDir });
+  try {
+    const state = JSON.parse(readFileSync(runtimePaths(dataDir).state, 'utf8')) as {
+      processes: { pid?: number }[];
+    };
+    for (const { pid } of state.processes) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  } catch {
+    // no state file
+  }
+}
+
+/** 1,000 services in staging's record (never deployed: nothing runs, the reconciler leaves them). */
+async function seedServices(dataDir: string): Promise<void> {
+  const store = SqliteStateStore.open(defaultStatePath(dataDir));
+  const now = new Date().toISOString();
+  for (let i = 0; i < SEEDED; i++) {
+    await store.putService(
+      {
+        env: 'staging',
+        name: `svc-${String(i).padStart(4, '0')}`,
+        currentRevision: null,
+        lastHealthyRevision: null,
+        generation: 0,
+        status: 'active',
+        createdAt: now,
+        updatedAt: now,
+      },
+      null,
+    );
+  }
+  await store.close();
+}
+
+/** A service whose replicas answer only after 2 s: its deploy's "wait until healthy" takes that long. */
+function slowService(): string {
+  const dir = tempDir('berth-dash-slow-');
+  writeFileSync(
+    join(dir, 'server.js'),
+    "setTimeout(() => require('http').createServer((q, s) => s.end('slow ok')).listen(process.env.PORT), 2000);\n",
+  );
+  writeFileSync(
+    join(dir, 'berth.yaml'),
+    'name: slow\nrun:\n  command: [node, server.js]\nreplicas: 1\nhealth:\n  path: /\n  interval: 200ms\n  timeout: 100ms\n',
+  );
+  return dir;
+}
+
+describe('the dashboard in a browser', () => {
+  let dataDir: string;
+  let info: { api: string; signIn: string; proxy: string };
+  let browser: Browser;
+  let page: Page;
+  const requests: string[] = [];
+  const env = { BERTH_PROXY_PORT: '0', BERTH_RUNTIME_DRAIN_MS: '100' };
+
+  beforeAll(async () => {
+    dataDir = tempDir('berth-dashboard-test-');
+    await seedServices(dataDir);
+    const up = spawnCli(['up', '--port', '0', '--json'], { dataDir, env });
+    cleanups.push(async () => {
+      if (up.child.exitCode === null && up.child.signalCode === null) {
+        up.child.kill('SIGINT');
+        const stopped = await Promise.race([up.exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (!stopped) up.child.kill('SIGKILL');
+      }
+      await stopRuntime(dataDir);
+    });
+    await up.waitForStderr('control plane is up', 30_000);
+    info = JSON.parse(up.output().stdout.trim().split('\n')[0]!);
+    expect(info.signIn).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#code=[\w-]+$/);
+
+    const deployed = await runCli(['deploy', join(EXAMPLES, 'hello'), '--env', 'local'], { dataDir, env });
+    expect(deployed.code, deployed.stderr).toBe(0);
+
+    // CI installs Debian's chromium (.ci/run); without it this test fails rather than pretend.
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`).toBe(true);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+        '--disable-sync',
+      ],
+    });
+    cleanups.push(() => browser.close());
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('request', (request) => requests.push(request.url()));
+  }, 90_000);
+
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  }, 60_000);
+
+  it('signs in with the one-time link; the code leaves the address bar and works only once', async () => {
+    await page.goto(info.signIn);
+    await page.getByTestId('envbar').waitFor();
+    expect(await page.getByTestId('env-name').textContent()).toBe('local');
+    expect(page.url()).not.toContain('code=');
+    const [cookie] = await page.context().cookies();
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    await expect.poll(() => page.getByTestId('env-identity').textContent()).toContain('rtm-');
+
+    // The same link in another browser context: refused, the sign-in page says why.
+    const other = await browser.newContext();
+    try {
+      const second = await other.newPage();
+      await second.goto(info.signIn);
+      await second.getByTestId('signin-error').waitFor();
+      expect(await second.getByTestId('signin-error').textContent()).toContain('used already');
+      // A pasted token signs in (by POST; it never appears in a URL).
+      const token = readFileSync(join(dataDir, 'api-token'), 'utf8').trim();
+      await second.getByLabel('API token').fill(token);
+      await second.getByRole('button', { name: 'Sign in' }).click();
+      await second.getByTestId('envbar').waitFor();
+      expect(second.url()).not.toContain(token);
+    } finally {
+      await other.close();
+    }
+  }, 30_000);
+
+  it('lists the deployed services with health, sync and revision', async () => {
+    const row = page.locator('[data-testid=service-row][data-service=hello]');
+    await row.waitFor();
+    await expect.poll(() => row.getByTestId('health').textContent()).toBe('Healthy');
+    expect(await row.getByTestId('sync').textContent()).toBe('InSync');
+  }, 20_000);
+
+  it('shows the steps of a deploy started from the CLI while it runs', async () => {
+    await page.goto(`${info.api}/#/e/local/s/slow`);
+    await page.getByTestId('service-view').waitFor();
+    const deploy = spawnCli(['deploy', slowService(), '--env', 'local'], { dataDir, env });
+    cleanups.push(async () => {
+      if (deploy.child.exitCode === null) deploy.child.kill('SIGKILL');
+    });
+    const waiting = page.locator('[data-testid=step][data-step="wait until healthy"][data-status=running]');
+    await waiting.waitFor({ timeout: 15_000 });
+    // Live: the page showed the running step before the CLI's deploy ended.
+    expect(deploy.child.exitCode, 'the deploy had already finished').toBeNull();
+    expect(
+      await page.locator('[data-testid=step][data-step="ensure compute"]').getAttribute('data-status'),
+    ).toBe('succeeded');
+    const done = await deploy.exited;
+    expect(done.code, done.stderr).toBe(0);
+    await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid=step][data-step=record]').getAttribute('data-status')).toBe(
+      'succeeded',
+    );
+    await expect
+      .poll(() => page.getByTestId('detail-health').textContent(), { timeout: 10_000 })
+      .toBe('Healthy');
+  }, 40_000);
+
+  it('shows a compute deleted behind berth’s back as drifted, then healed, without a reload', async () => {
+    await page.goto(`${info.api}/#/e/local`);
+    const row = page.locator('[data-testid=service-row][data-service=hello]');
+    await row.waitFor();
+    await expect.poll(() => row.getByTestId('sync').textContent()).toBe('InSync');
+    // Every text the sync cell of hello shows from now on, and a marker a reload would erase.
+    await page.evaluate(`(() => {
+      window.__noReload = true;
+      window.__syncSeen = [];
+      const record = () => {
+        const cell = document.querySelector('[data-service=hello] [data-testid=sync]');
+        const text = cell ? cell.textContent : null;
+        if (text && window.__syncSeen[window.__syncSeen.length - 1] !== text) window.__syncSeen.push(text);
+      };
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+      record();
+    })()`);
+
+    const status = await runCli(['status', 'hello', '--env', 'local', '--json'], { dataDir });
+    const compute = (
+      JSON.parse(status.stdout)[0] as { resources: { kind: string; providerId: string }[] }
+    ).resources.find((r) => r.kind === 'compute')!;
+    const removed = await runCli(['runtime', 'rm', compute.providerId], { dataDir });
+    expect(removed.code, removed.stderr).toBe(0);
+
+    await waitFor(
+      async () =>
+        ((await page.evaluate('window.__syncSeen')) as string[]).some((text) => text.startsWith('Drifted')),
+      { timeoutMs: 20_000, what: 'hello shown as drifted' },
+    );
+    await waitFor(
+      async () => {
+        const seen = (await page.evaluate('window.__syncSeen')) as string[];
+        return seen.at(-1) === 'InSync' && seen.some((text) => text.startsWith('Drifted'));
+      },
+      { timeoutMs: 30_000, what: 'hello shown as healed' },
+    );
+    await expect.poll(() => row.getByTestId('health').textContent(), { timeout: 15_000 }).toBe('Healthy');
+    expect(await page.evaluate('window.__noReload')).toBe(true);
+    console.log(
+      `sync of hello as the page showed it: ${((await page.evaluate('window.__syncSeen')) as string[]).join(' -> ')}`,
+    );
+  }, 60_000);
+
+  it('narrows 1,000 services to one in under 100 ms as you type', async () => {
+    await page.goto(`${info.api}/#/e/staging`);
+    await expect
+      .poll(() => page.getByTestId('summary').textContent(), { timeout: 20_000 })
+      .toContain(`${SEEDED} services`);
+    // Only the rows in view are in the DOM.
+    expect(await page.getByTestId('service-row').count()).toBeLessThan(60);
+    const elapsed = (await page.evaluate(`(async () => {
+      const input = document.querySelector('[data-testid=search]');
+      const rows = () => document.querySelectorAll('[data-testid=service-row]');
+      const narrowed = () => rows().length === 1 && rows()[0].getAttribute('data-service') === 'svc-0777';
+      const start = performance.now();
+      input.value = 'svc-0777';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+      await new Promise((resolve) => {
+        if (narrowed()) return resolve();
+        const observer = new MutationObserver(() => {
+          if (narrowed()) {
+            observer.disconnect();
+            resolve();
+          }
+        });
+        observer.observe(document.body, { subtree: true, childList: true });
+      });
+      return performance.now() - start;
+    })()`)) as number;
+    console.log(`search narrowed ${SEEDED} services to one in ${elapsed.toFixed(1)} ms`);
+    expect(elapsed).toBeLessThan(100);
+    expect(await page.getByTestId('summary').textContent()).toContain('showing 1');
+  }, 40_000);
+
+  it('shows production as protected in the environment bar, and local as not', async () => {
+    expect(await page.getByTestId('envbar').getAttribute('data-protected')).toBe('false');
+    expect(await page.getByTestId('env-protected').count()).toBe(0);
+    await page.goto(`${info.api}/#/e/production`);
+    await expect.poll(() => page.getByTestId('env-name').textContent()).toBe('production');
+    expect(await page.getByTestId('envbar').getAttribute('data-protected')).toBe('true');
+    expect(await page.getByTestId('env-protected').textContent()).toBe('PROTECTED');
+    expect(await page.title()).toContain('[PROTECTED] production');
+  }, 20_000);
+
+  it('offers changes only when unlocked, and a protected environment needs its name typed', async () => {
+    const deployed = await runCli(['deploy', join(EXAMPLES, 'hello'), '--env', 'production'], {
+      dataDir,
+      env,
+    });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    // The API refuses a delete there without the typed name, whatever a page sends.
+    const token = readFileSync(join(dataDir, 'api-token'), 'utf8').trim();
+    const refused = await fetch(`${info.api}/v1/envs/production/services/hello`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ error: 'confirmation_required' });
+    await page.goto(`${info.api}/#/e/production/s/hello`);
+    await page.getByTestId('service-view').waitFor();
+    expect(await page.getByTestId('actions').count()).toBe(0); // read-only by default
+    await page.getByTestId('toggle-changes').click();
+    await page.getByTestId('delete').click();
+    const go = page.getByTestId('confirm-go');
+    expect(await go.isDisabled()).toBe(true);
+    await page.getByTestId('confirm-input').fill('staging');
+    expect(await go.isDisabled()).toBe(true);
+    await page.getByTestId('confirm-input').fill('production');
+    await go.click();
+    await expect
+      .poll(() => page.getByTestId('notice').textContent(), { timeout: 10_000 })
+      .toMatch(/^delete: delete op-/);
+    await page.locator('[data-testid=operation][data-status=succeeded]').waitFor({ timeout: 20_000 });
+  }, 60_000);
+
+  it('exports the same timeline Markdown as berth timeline', async () => {
+    await page.goto(`${info.api}/#/e/local/timeline`);
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    // A window that has ended: what happens while the test runs cannot change it.
+    const until = new Date().toISOString();
+    const cli = await runCli(['timeline', '--env', 'local', '--since', since, '--until', until], { dataDir });
+    expect(cli.code, cli.stderr).toBe(0);
+    await page.getByTestId('since').fill(since);
+    await page.getByTestId('until').fill(until);
+    await page.getByTestId('timeline-load').click();
+    await page.getByTestId('toggle-markdown').click();
+    await expect
+      .poll(() => page.getByTestId('timeline-markdown').textContent())
+      .toBe(cli.stdout.replace(/\n$/, ''));
+    expect(cli.stdout).toContain('hello: deploy started');
+  }, 20_000);
+
+  it('sent no request anywhere but the control plane', () => {
+    expect(requests.length).toBeGreaterThan(10);
+    expect(requests.filter((url) => !url.startsWith(`${info.api}/`) && !url.startsWith('data:'))).toEqual([]);
+  });
+});
