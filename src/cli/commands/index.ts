@@ -25,27 +25,32 @@ import { dashboardCommand } from './dashboard.js';
 
 /** Every command berth has, registered in one place. */
 export const COMMANDS: CommandSpec[] = [
+  // start and deploy
+  upCommand,
+  demoCommand,
   deployCommand,
   planCommand,
+  // look
   statusCommand,
   lsCommand,
   eventsCommand,
   historyCommand,
+  driftCommand,
+  // change and repair
   rollbackCommand,
   cancelCommand,
   deleteCommand,
-  envCommand,
-  whoamiCommand,
-  demoCommand,
-  auditCommand,
-  timelineCommand,
   restoreCommand,
-  promptCommand,
-  runtimeCommand,
-  upCommand,
-  tokenCommand,
-  driftCommand,
   orphansCommand,
   reconcileCommand,
+  // where you are, and what happened
+  envCommand,
+  whoamiCommand,
+  promptCommand,
+  auditCommand,
+  timelineCommand,
+  // the control plane and the runtime
+  tokenCommand,
   dashboardCommand,
+  runtimeCommand,
 ];
