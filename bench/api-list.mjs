@@ -125,14 +125,33 @@ async function list(api, token) {
   return { ms, body };
 }
 
+async function lastSeq(api, token) {
+  const response = await fetch(`${api}/v1/envs/local/events?limit=1`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return (await response.json()).at(-1)?.seq ?? 0;
+}
+
+async function settle(api, token) {
+  const giveUp = Date.now() + 60_000;
+  let seq = await lastSeq(api, token);
+  let quietSince = Date.now();
+  while (Date.now() - quietSince < 3_000 && Date.now() < giveUp) {
+    await sleep(250);
+    const now = await lastSeq(api, token);
+    if (now !== seq) [seq, quietSince] = [now, Date.now()];
+  }
+}
+
 async function main(dataDir) {
   await seed(dataDir);
   const up = await startUp(dataDir);
   try {
     const token = readFileSync(join(dataDir, 'api-token'), 'utf8').trim();
-    // Warm up (first snapshot, JIT), then let the reconciler's first pass over every service end.
+    // Warm up (first snapshot, JIT), then let the reconciler's first pass over every service end:
+    // until no event was recorded for 3 s (at most 60 s).
     for (let i = 0; i < 10; i++) await list(up.api, token);
-    await sleep(3_000);
+    await settle(up.api, token);
     const { body } = await list(up.api, token);
     const statuses = JSON.parse(body);
     if (statuses.length !== SERVICES) throw new Error(`listed ${statuses.length} services, not ${SERVICES}`);

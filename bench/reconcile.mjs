@@ -118,8 +118,6 @@ async function main(dataDir) {
   });
   let reconcilerErr = '';
   reconciler.stderr.on('data', (chunk) => (reconcilerErr += chunk));
-  if (process.env.BENCH_STDERR)
-    reconciler.stderr.pipe((await import('node:fs')).createWriteStream(process.env.BENCH_STDERR));
 
   const inject = async (name, kind, fault) => {
     const [target] = await client.list(RUNTIME_KIND[kind], { 'berth:service': name, 'berth:env': 'local' });
@@ -149,14 +147,6 @@ async function main(dataDir) {
           for (let round = 0; round < rounds; round++) {
             await sleep(500); // quiet between rounds
             const from = events.length;
-            events.push({
-              type: 'bench.round',
-              service: null,
-              time: new Date().toISOString(),
-              size,
-              kind,
-              fault,
-            });
             const measured = await Promise.all(
               names.map(async (name) => {
                 const started = Date.now();
@@ -192,10 +182,6 @@ async function main(dataDir) {
       }
     }
   } finally {
-    if (process.env.BENCH_EVENTS) {
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(process.env.BENCH_EVENTS, events.map((e) => JSON.stringify(e)).join('\n'));
-    }
     reconciler.kill('SIGINT');
     await Promise.race([new Promise((resolve) => reconciler.once('exit', resolve)), sleep(8_000)]);
     if (reconciler.exitCode === null) reconciler.kill('SIGKILL');
@@ -225,6 +211,5 @@ try {
   } catch {
     // already stopped
   }
-  if (process.env.BENCH_KEEP) console.log(`kept ${dataDir}`);
-  else rmSync(dataDir, { recursive: true, force: true });
+  rmSync(dataDir, { recursive: true, force: true });
 }

@@ -286,7 +286,7 @@ export async function reconcile(deps: ReconcileDeps, key: string, addedAt: numbe
   return failed(deps, memory, described, operation.error ?? `repair ${operation.status}`);
 }
 
-/** What detection decided for one key: an outcome, or work for a worker (`work`, after `delayMs`). */
+/** What detection decided for one key: an outcome, and/or work for a worker (after `workAfterMs`). */
 export interface Detected {
   key: string;
   result: ReconcileResult | null;

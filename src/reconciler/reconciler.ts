@@ -32,7 +32,10 @@ export interface ReconcilerOptions {
   owner?: string;
   /** How long the environment lease lasts without renewal. Default 15 s (renewed every third). */
   leaseTtlMs?: number;
-  /** Keys worked on at once. Default 8 (repairs mostly wait for replicas). */
+  /**
+   * Keys worked on at once, i.e. repairs (detection does not use workers). Default 20: repairs
+   * mostly wait for replicas, and their readiness polls are paced (see pacedProvider).
+   */
   workers?: number;
   /** First wait after a failed repair; doubles per failure. Default 2 s. */
   repairBackoffMs?: number;
@@ -90,7 +93,25 @@ export interface Reconciler {
 }
 
 /** The least time between the starts of two detection passes. */
-const passGapMs = Number(process.env.BERTH_GAP ?? 100);
+const PASS_GAP_MS = 100;
+
+/** The longest readiness poll of a repair when many run at once. */
+const PACED_POLL_MS = 200;
+
+/**
+ * The provider for the reconciler's repairs: the same, except that repairs waiting for replicas
+ * poll readiness less often the more of them run at once (up to PACED_POLL_MS), so that together
+ * they ask the runtime about as often as one would, instead of crowding out the replicas they
+ * wait for (twenty repairs at 10 ms each would be 2,000 requests a second).
+ */
+function pacedProvider(provider: Provider, running: () => number): Provider {
+  return Object.create(provider, {
+    readinessPollMs: {
+      get: () =>
+        Math.max(provider.readinessPollMs, Math.min(PACED_POLL_MS, provider.readinessPollMs * running())),
+    },
+  }) as Provider;
+}
 
 /** Runs `work` with a deadline; the work itself is not stopped (its operations have their own). */
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -117,19 +138,10 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const abort = new AbortController();
   const queue = new WorkQueue({ baseDelayMs: 500, maxDelayMs: 60_000 });
   const memories = new Map<string, ServiceMemory>();
-  // Repairs wait for new replicas by polling readiness. With many at once, each polls less often
-  // (up to every 200 ms), so that together they never flood the runtime they wait for.
   let busyWorkers = 0;
-  const pacedPollMs = Number(process.env.BERTH_PACE ?? 200);
-  const paced: Provider = Object.create(provider, {
-    readinessPollMs: {
-      get: () =>
-        Math.max(provider.readinessPollMs, Math.min(pacedPollMs, provider.readinessPollMs * busyWorkers)),
-    },
-  }) as Provider;
   const engine = new Engine({
     store,
-    provider: paced,
+    provider: pacedProvider(provider, () => busyWorkers),
     env,
     onEvent: options.onEvent,
     actor: { name: 'reconciler', interface: 'direct' },
@@ -204,20 +216,14 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     while (passWanted && !abort.signal.aborted && isLeader()) {
       // During a storm of changes (say, twenty repairs at once), passes follow each other no
       // closer than PASS_GAP_MS, so observing never crowds out the runtime being observed.
-      const wait = lastPassAt + passGapMs - Date.now();
+      const wait = lastPassAt + PASS_GAP_MS - Date.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
       passWanted = false;
       lastPassAt = Date.now();
       try {
-        const t0 = Date.now();
         const observation = await observe(Date.now());
-        const t1 = Date.now();
         if (!isLeader()) break;
         const found = await detect(deps, observation);
-        if (process.env.BERTH_DEBUG_PASS)
-          process.stderr.write(
-            `pass ${t0} observe ${t1 - t0} detect ${Date.now() - t1} work ${found.filter((f) => f.workAfterMs !== null).length} queued ${queue.length}\n`,
-          );
         for (const { key, result, workAfterMs, error } of found) {
           if (error !== undefined) options.onError?.(key, error);
           if (result) noteOutcome(key, result);
@@ -313,10 +319,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       }
     }
   };
-  const workers = Array.from(
-    { length: Math.max(1, options.workers ?? Number(process.env.BERTH_WORKERS ?? 8)) },
-    () => worker(),
-  );
+  const workers = Array.from({ length: Math.max(1, options.workers ?? 20) }, () => worker());
 
   return {
     async stop() {

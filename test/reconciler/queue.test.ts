@@ -60,6 +60,17 @@ describe('WorkQueue', () => {
     expect(item?.addedAt).toBeGreaterThanOrEqual(before);
   });
 
+  it('keeps the latest world time a key was added for (an observation already in hand will do)', async () => {
+    const queue = new WorkQueue();
+    queue.add('a', 0, 1_000);
+    queue.add('a', 0, 500);
+    expect((await queue.get())?.addedAt).toBe(1_000);
+    queue.add('b', 0, 2_000);
+    queue.add('b');
+    expect((await queue.get())?.addedAt).toBeGreaterThan(2_000);
+    queue.shutDown();
+  });
+
   it('wakes waiting workers with null on shutdown', async () => {
     const queue = new WorkQueue();
     const waiting = queue.get();

@@ -40,8 +40,10 @@ export function serviceRoutes({ plane }: ApiContext): RouteDefinition[] {
       tag: 'services',
       access: 'read',
       responses: { 200: { description: 'statuses, by name', schema: z.array(statusSchema) } },
-      async handler({ params }) {
-        return listing.list(await plane.open(params.env!));
+      async handler({ params, reply }) {
+        const json = await listing.listJson(await plane.open(params.env!));
+        reply.type('application/json; charset=utf-8');
+        return json;
       },
     }),
     defineRoute({
