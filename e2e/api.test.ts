@@ -8,9 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stopRuntime } from '../test/helpers/control-plane.js';
 import { EXAMPLES, runCli, spawnCli } from '../test/helpers/cli.js';
 import { proxyRequest, waitFor } from '../test/helpers/runtime.js';
-import { runtimePaths } from '../src/runtime/paths.js';
 
 const HOST = 'hello.local.localhost';
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -22,25 +22,6 @@ function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Stops the runtime `berth up` started (and its replicas), whatever state the test left. */
-async function stopRuntime(dataDir: string): Promise<void> {
-  await runCli(['runtime', 'stop'], { dataDir });
-  try {
-    const state = JSON.parse(readFileSync(runtimePaths(dataDir).state, 'utf8')) as {
-      processes: { pid?: number }[];
-    };
-    for (const { pid } of state.processes) {
-      try {
-        if (pid) process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no state file
-  }
 }
 
 describe('berth up: the control plane', () => {

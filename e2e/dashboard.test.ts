@@ -11,9 +11,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { stopRuntime } from '../test/helpers/control-plane.js';
 import { EXAMPLES, runCli, spawnCli } from '../test/helpers/cli.js';
 import { waitFor } from '../test/helpers/runtime.js';
-import { runtimePaths } from '../src/runtime/paths.js';
 import { SqliteStateStore, defaultStatePath } from '../src/state/sqlite/store.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -24,25 +24,6 @@ function tempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/** Stops the runtime `berth up` started (and its replicas), whatever state the test left. */
-async function stopRuntime(dataDir: string): Promise<void> {
-  await runCli(['runtime', 'stop'], { dataDir });
-  try {
-    const state = JSON.parse(readFileSync(runtimePaths(dataDir).state, 'utf8')) as {
-      processes: { pid?: number }[];
-    };
-    for (const { pid } of state.processes) {
-      try {
-        if (pid) process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
-  } catch {
-    // no state file
-  }
 }
 
 /** 1,000 services in staging's record (never deployed: nothing runs, the reconciler leaves them). */

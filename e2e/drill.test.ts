@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLES, runCli, spawnCli } from '../test/helpers/cli.js';
 import { proxyRequest, waitFor } from '../test/helpers/runtime.js';
-import { runtimePaths } from '../src/runtime/paths.js';
+import { stopRuntime } from '../test/helpers/control-plane.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterAll(async () => {
@@ -24,15 +24,7 @@ describe('drill: replaying 2016-09-05', () => {
     cleanups.push(async () => {
       up.child.kill('SIGKILL');
       await up.exited;
-      await runCli(['runtime', 'stop'], { dataDir });
-      try {
-        const state = JSON.parse(readFileSync(runtimePaths(dataDir).state, 'utf8')) as {
-          processes: { pid?: number }[];
-        };
-        for (const { pid } of state.processes) if (pid) process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone already
-      }
+      await stopRuntime(dataDir);
       rmSync(dataDir, { recursive: true, force: true });
     });
     await up.waitForStderr('control plane is up', 30_000);
