@@ -6,6 +6,7 @@ import { buildApp, type ApiApp } from '../../src/api/app.js';
 import { defaultAllowedHosts } from '../../src/api/auth.js';
 import { ControlPlane } from '../../src/api/control-plane.js';
 import { TokenStore, type Role } from '../../src/api/tokens.js';
+import { stopRuntime } from '../helpers/control-plane.js';
 
 /** inject() sends Host: localhost:80 by default. */
 export const HOST = 'localhost:80';
@@ -35,6 +36,8 @@ export async function startTestApi(): Promise<TestApi> {
     async close() {
       await built.app.close();
       await plane.close(0);
+      // A route that reaches a provider starts the local runtime in this data dir: stop it too.
+      await stopRuntime(dataDir);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
