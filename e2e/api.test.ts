@@ -24,19 +24,25 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
+/** `berth up` in the background on free ports; killed (with its runtime) after the tests. */
+async function startControlPlane(dataDir: string) {
+  const env = { BERTH_PROXY_PORT: '0', BERTH_RUNTIME_DRAIN_MS: '100' };
+  const up = spawnCli(['up', '--port', '0', '--json'], { dataDir, env });
+  cleanups.push(async () => {
+    if (up.child.exitCode === null && up.child.signalCode === null) {
+      up.child.kill('SIGKILL');
+      await up.exited;
+    }
+    await stopRuntime(dataDir);
+  });
+  await up.waitForStderr('control plane is up', 30_000);
+  return { env, up };
+}
+
 describe('berth up: the control plane', () => {
   it('deploys through the API, streams each step live, reports healthy, and stops leaving services up', async () => {
     const dataDir = tempDir('berth-up-test-');
-    const env = { BERTH_PROXY_PORT: '0', BERTH_RUNTIME_DRAIN_MS: '100' };
-    const up = spawnCli(['up', '--port', '0', '--json'], { dataDir, env });
-    cleanups.push(async () => {
-      if (up.child.exitCode === null && up.child.signalCode === null) {
-        up.child.kill('SIGKILL');
-        await up.exited;
-      }
-      await stopRuntime(dataDir);
-    });
-    await up.waitForStderr('control plane is up', 30_000);
+    const { env, up } = await startControlPlane(dataDir);
     const info = JSON.parse(up.output().stdout.trim().split('\n')[0]!) as { api: string; proxy: string };
     expect(info.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const proxyPort = Number(new URL(info.proxy).port);
@@ -118,16 +124,7 @@ describe('berth up: the control plane', () => {
 
   it('Ctrl-C during a step lets the step finish and leaves the operation to resume', async () => {
     const dataDir = tempDir('berth-up-stop-test-');
-    const env = { BERTH_PROXY_PORT: '0', BERTH_RUNTIME_DRAIN_MS: '100' };
-    const up = spawnCli(['up', '--port', '0', '--json'], { dataDir, env });
-    cleanups.push(async () => {
-      if (up.child.exitCode === null && up.child.signalCode === null) {
-        up.child.kill('SIGKILL');
-        await up.exited;
-      }
-      await stopRuntime(dataDir);
-    });
-    await up.waitForStderr('control plane is up', 30_000);
+    const { env, up } = await startControlPlane(dataDir);
 
     // A service that becomes healthy only after 2.5 s: "wait until healthy" takes that long.
     const dir = tempDir('berth-slow-');
