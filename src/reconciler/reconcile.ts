@@ -15,6 +15,7 @@
  */
 import { TAG_SERVICE } from '../core/tags.js';
 import { errorMessage } from '../core/errors.js';
+import { forEachSliced } from '../core/event-loop.js';
 import type { Engine } from '../engine/engine.js';
 import {
   computeDrift,
@@ -36,6 +37,9 @@ import {
 
 /** The queue key of the environment itself: resources tagged as berth's that no service owns. */
 export const ENVIRONMENT_KEY = '(environment)';
+
+/** Services examined at once by detection (a store with real I/O, such as DynamoDB, works in parallel). */
+const DETECT_CONCURRENCY = 16;
 
 /** An operation with no owner yet is being started by someone: it is not interrupted until then. */
 const UNCLAIMED_GRACE_MS = 10_000;
@@ -307,18 +311,17 @@ export async function detect(deps: ReconcileDeps, observation: Observation): Pro
   const keys = new Set(records.filter((r) => r.status === 'active').map((r) => r.name));
   // Services berth no longer records but still remembers (deleted): let them be forgotten.
   for (const key of deps.remembered()) if (key !== ENVIRONMENT_KEY) keys.add(key);
-  const detected = await Promise.all(
-    [...keys].map(async (key): Promise<Detected> => {
-      try {
-        const decided = await examine(deps, key, { given: observation });
-        if ('action' in decided) return { key, result: null, workAfterMs: 0 };
-        return { key, result: decided, workAfterMs: decided.requeueAfterMs ?? null };
-      } catch (error) {
-        // This key could not be looked at (the store failed): the others still are.
-        return { key, result: null, workAfterMs: null, error };
-      }
-    }),
-  );
+  // In time slices: the API shares this event loop, and a synchronous store never yields by itself.
+  const detected = await forEachSliced([...keys], DETECT_CONCURRENCY, async (key): Promise<Detected> => {
+    try {
+      const decided = await examine(deps, key, { given: observation });
+      if ('action' in decided) return { key, result: null, workAfterMs: 0 };
+      return { key, result: decided, workAfterMs: decided.requeueAfterMs ?? null };
+    } catch (error) {
+      // This key could not be looked at (the store failed): the others still are.
+      return { key, result: null, workAfterMs: null, error };
+    }
+  });
   const orphans = await reconcileOrphans(deps, observation.at, observation);
   return [...detected, { key: ENVIRONMENT_KEY, result: orphans, workAfterMs: null }];
 }
