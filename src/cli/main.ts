@@ -6,6 +6,9 @@ import { processIo, type Io } from './io.js';
 import { resolveDataDir, type GlobalOptions } from './globals.js';
 import { isUserError, type UserError } from '../core/errors.js';
 
+// Everything berth writes (the data dir, its tokens, state and logs) is private to its owner.
+process.umask(0o077);
+
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
 

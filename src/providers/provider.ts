@@ -115,6 +115,12 @@ export interface Provider {
    * the provider keeps such a record; incident timelines show them beside berth's own events.
    */
   activity?(env: string, window: { since: string; until: string }): Promise<ProviderActivity[]>;
+  /**
+   * True when the code a spec runs would run with berth's own privileges on berth's own machine
+   * (the local runtime without a separate replica user): it could read berth's data dir, its
+   * tokens included. Deciding what runs is then an admin's call. Absent: code runs elsewhere.
+   */
+  runsCodeWithBerthPrivileges?(): Promise<boolean>;
   /** The last lines each replica printed, for explaining a failed health step. */
   recentLogs(computeId: string, lines: number): Promise<string[]>;
   /**

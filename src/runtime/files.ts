@@ -1,19 +1,63 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 
-/** Write a file atomically: a temp file in the same folder, fsynced, then renamed over the target. */
-export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
+/**
+ * Write a file atomically: a temp file in the same folder, fsynced, then renamed over the target.
+ * Everything in berth's data dir is private to its owner (0600 files, 0700 folders). When the
+ * disk is full or read-only the target is left as it was and the temp file is removed.
+ */
+export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'w', mode);
   try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeSync(fd, data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
   }
-  renameSync(tmp, path);
+}
+
+/**
+ * Make a data dir private to its owner: the folder and every folder in it 0700, every file 0600.
+ * Repairs data dirs made by older versions (0755/0644); symbolic links are left alone.
+ */
+export function makePrivate(dir: string): void {
+  const walk = (path: string): void => {
+    let stat;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      return; // gone meanwhile
+    }
+    if (stat.isSymbolicLink()) return;
+    if (stat.isDirectory()) {
+      if ((stat.mode & 0o777) !== 0o700) chmodSync(path, 0o700);
+      for (const entry of readdirSync(path)) walk(join(path, entry));
+    } else if (stat.isFile() && (stat.mode & 0o077) !== 0) {
+      chmodSync(path, stat.mode & 0o700);
+    }
+  };
+  walk(dir);
 }
 
 /** The file's text, or null when it does not exist. */

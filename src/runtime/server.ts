@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { mkdirSync, rmSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
 import { buildConsole } from './console.js';
-import { isProcessAlive, readFileOrNull, writeFileAtomic } from './files.js';
+import { isProcessAlive, makePrivate, readFileOrNull, writeFileAtomic } from './files.js';
+import { resolveReplicaUser } from './replica-process.js';
 import { HealthCheckRunner } from './healthcheck-runner.js';
 import { runtimePaths, type RuntimePaths } from './paths.js';
 import { pingRuntime, readDiscovery } from './discovery.js';
@@ -25,6 +26,11 @@ export interface ServeRuntimeOptions {
   handleSignals?: boolean;
   /** Progress lines (default: stderr). */
   log?: (message: string) => void;
+  /**
+   * Run replicas as this unprivileged user (default $BERTH_REPLICA_USER); needs root. Without it
+   * replicas run as the runtime's own user, which is why changing `run` then needs admin.
+   */
+  replicaUser?: string;
 }
 
 export interface RuntimeServer {
@@ -38,7 +44,7 @@ export interface RuntimeServer {
 export function ensureToken(paths: RuntimePaths): string {
   const existing = readFileOrNull(paths.token)?.trim();
   if (existing) return existing;
-  mkdirSync(paths.dir, { recursive: true });
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   const token = randomBytes(24).toString('base64url');
   try {
     writeFileAtomic(paths.token, `${token}\n`, 0o600);
@@ -69,7 +75,11 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Runtim
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
   const paths = runtimePaths(options.dataDir);
-  mkdirSync(paths.dir, { recursive: true });
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  // Replicas, whoever they run as, must find nothing to read in the data dir.
+  makePrivate(options.dataDir);
+  const replicaUserName = options.replicaUser ?? (process.env.BERTH_REPLICA_USER || undefined);
+  const replicaUser = replicaUserName ? resolveReplicaUser(replicaUserName) : null;
 
   const existing = readDiscovery(paths);
   if (
@@ -88,7 +98,7 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Runtim
   const proxyPort = resolveProxyPort(options.proxyPort);
   const token = ensureToken(paths);
   const store = RuntimeStore.load(paths);
-  const supervisor = new Supervisor(store, paths, { log });
+  const supervisor = new Supervisor(store, paths, { log, replicaUser });
   await supervisor.killLeftovers();
 
   const proxy = new RuntimeProxy(store, supervisor, RUNTIME_PROXY_HOST);
@@ -116,6 +126,7 @@ export async function serveRuntime(options: ServeRuntimeOptions): Promise<Runtim
     consoleUrl,
     proxy: { port: boundProxyPort, url: `http://127.0.0.1:${boundProxyPort}` },
     proxyHost: RUNTIME_PROXY_HOST,
+    replicaUser: replicaUser?.name ?? null,
   });
   const app = buildConsole({ store, supervisor, paths, token, info });
   try {

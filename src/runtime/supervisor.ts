@@ -16,6 +16,7 @@ import { sleep } from '../core/clock.js';
 import { ReplicaHealthProber } from './replica-health.js';
 import { isProcessAlive, processArgv } from './files.js';
 import { replicaLogPath, type RuntimePaths } from './paths.js';
+import { replicaEnvironment, type ReplicaUser } from './replica-process.js';
 import type { RuntimeStore, StoredService } from './store.js';
 import type { ReplicaState, ReplicaStatus } from './types.js';
 
@@ -29,6 +30,8 @@ export interface SupervisorOptions {
   /** Time a draining replica keeps serving in-flight requests before SIGTERM. */
   drainMs?: number;
   log?: (message: string) => void;
+  /** Run replicas as this unprivileged user (the runtime must be root); null: as the runtime's user. */
+  replicaUser?: ReplicaUser | null;
 }
 
 /** A free TCP port on loopback (the OS picks one). */
@@ -123,18 +126,20 @@ class Replica {
     this.restartTimer = null;
     const { spec, index, port } = this;
     const logPath = replicaLogPath(this.sup.paths, spec.name, index);
-    mkdirSync(dirname(logPath), { recursive: true });
+    mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
     capLogFile(logPath);
-    const fd = openSync(logPath, 'a');
-    const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) {
-      if (!key.startsWith('BERTH_')) env[key] = value;
-    }
-    Object.assign(env, spec.env, {
-      PORT: String(port),
-      BERTH_REPLICA: String(index),
-      BERTH_SERVICE: spec.name,
+    const fd = openSync(logPath, 'a', 0o600);
+    const user = this.sup.replicaUser;
+    // Built from scratch: the runtime's own variables (tokens, cloud credentials) never reach a replica.
+    const env = replicaEnvironment({
+      parent: process.env,
+      user,
+      env: spec.env,
+      port,
+      index,
+      service: spec.name,
     });
+    const identity = user ? { uid: user.uid, gid: user.gid } : {};
     const command = spec.command;
     let child: ChildProcess;
     try {
@@ -142,7 +147,12 @@ class Replica {
         fd,
         `--- berth runtime: starting replica ${index} on port ${port}: ${JSON.stringify(command)}\n`,
       );
-      child = spawn(command[0]!, command.slice(1), { cwd: spec.cwd, env, stdio: ['ignore', fd, fd] });
+      child = spawn(command[0]!, command.slice(1), {
+        cwd: spec.cwd,
+        env,
+        stdio: ['ignore', fd, fd],
+        ...identity,
+      });
     } finally {
       closeSync(fd);
     }
@@ -178,7 +188,9 @@ class Replica {
       if (!existsSync(cwd)) return `spawn failed: working directory not found: ${cwd}`;
       return `spawn failed: command not found: "${command[0]}" (ENOENT; searched PATH from ${cwd})`;
     }
-    if (error.code === 'EACCES') return `spawn failed: permission denied running "${command[0]}" (EACCES)`;
+    const as = this.sup.replicaUser ? ` as user ${this.sup.replicaUser.name}` : '';
+    if (error.code === 'EACCES')
+      return `spawn failed: permission denied running "${command[0]}" in ${cwd}${as} (EACCES)`;
     return `spawn failed: ${error.code ?? ''} ${error.message}`.trim();
   }
 
@@ -192,7 +204,7 @@ class Replica {
     this.lastExit = exit;
     try {
       const logPath = replicaLogPath(this.sup.paths, this.spec.name, this.index);
-      const fd = openSync(logPath, 'a');
+      const fd = openSync(logPath, 'a', 0o600);
       writeSync(fd, `--- berth runtime: replica ${this.index} exited: ${exit}\n`);
       closeSync(fd);
     } catch {
@@ -280,6 +292,7 @@ export class Supervisor extends EventEmitter {
   private readonly draining = new Set<Promise<void>>();
   private readonly drainMs: number;
   private readonly logFn: (message: string) => void;
+  readonly replicaUser: ReplicaUser | null;
   private closed = false;
   private capTimer: NodeJS.Timeout | null = null;
 
@@ -291,6 +304,7 @@ export class Supervisor extends EventEmitter {
     super();
     this.drainMs = options.drainMs ?? Number(process.env.BERTH_RUNTIME_DRAIN_MS ?? 300);
     this.logFn = options.log ?? (() => {});
+    this.replicaUser = options.replicaUser ?? null;
   }
 
   log(message: string): void {

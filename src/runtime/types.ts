@@ -125,6 +125,11 @@ export interface RuntimeInfo {
   proxy: { port: number; url: string };
   /** The target every DNS record served by this proxy points at. */
   proxyHost: string;
+  /**
+   * The unprivileged user replicas run as; null when they run as the runtime's own user (and can
+   * then read whatever it can, berth's data dir included). Absent from older runtimes: null.
+   */
+  replicaUser?: string | null;
 }
 
 export type RuntimeResource = RuntimeService | RuntimeRoute | RuntimeDns | RuntimeHealthCheck;

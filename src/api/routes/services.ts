@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { planDeploy } from '../../engine/plan.js';
 import type { EventRecord } from '../../state/store.js';
+import { assertMayChooseCode } from '../code-boundary.js';
 import { HttpError } from '../errors.js';
 import { ServiceListing } from '../listing.js';
 import { serviceHistory } from '../queries.js';
@@ -76,6 +77,7 @@ export function serviceRoutes({ plane }: ApiContext): RouteDefinition[] {
           );
         }
         const { spec, ...request } = body;
+        await assertMayChooseCode(principal, await plane.open(params.env!), spec);
         const started = await plane.startJob(params.env!, spec.name, actorOf(principal), (engine) =>
           engine.deploy(spec, request),
         );

@@ -105,6 +105,10 @@ const serve: CommandSpec = {
       description: 'proxy port (default $BERTH_PROXY_PORT or 4080; 0 = any free port)',
     },
     { flags: '--console-port <port>', description: 'console port (default: any free port)' },
+    {
+      flags: '--replica-user <user>',
+      description: 'run replicas as this unprivileged user (needs root; default $BERTH_REPLICA_USER)',
+    },
   ],
   run: async (input) => {
     // Loaded only here: the server (and its HTTP framework) is not needed by any other command.
@@ -113,6 +117,7 @@ const serve: CommandSpec = {
       dataDir: input.globals.dataDir,
       proxyPort: parsePort(input.options.proxyPort, '--proxy-port'),
       consolePort: parsePort(input.options.consolePort, '--console-port') ?? 0,
+      replicaUser: input.options.replicaUser as string | undefined,
       log: (message) => input.io.err(message),
     });
     if (input.globals.json) input.io.out(JSON.stringify(server.info));

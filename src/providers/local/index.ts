@@ -114,6 +114,9 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
         description: `local runtime ${current.instanceId} on ${current.hostname}`,
       };
     },
+    async runsCodeWithBerthPrivileges() {
+      return !(await client.info()).replicaUser;
+    },
     hostnames,
     async urls(spec, env) {
       return hostnames(spec, env).map((host) => `http://${host}:${info.proxy.port}/`);

@@ -1,0 +1,49 @@
+/**
+ * The code-execution boundary of the API. A deploy chooses a program and runs it. When that
+ * program would run with berth's own privileges on berth's own machine (the local runtime
+ * without a separate replica user), it can read berth's data dir: the admin token, the runtime
+ * console's token, every token hash and every service's environment. Choosing what runs is then
+ * the same power as being admin, so only an admin may do it; a deployer may still redeploy,
+ * scale, and change everything else about a service whose `run` an admin chose.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { ServiceSpec } from '../spec/types.js';
+import { HttpError } from './errors.js';
+import type { OpenEnv } from './control-plane.js';
+import { roleIn, type Principal } from './tokens.js';
+
+/** The command and working directory the service runs now, or null for a new service. */
+async function currentRun(open: OpenEnv, service: string): Promise<ServiceSpec['run'] | null> {
+  const record = await open.store.getService(open.env.name, service);
+  if (!record || record.status !== 'active' || record.currentRevision === null) return null;
+  const revision = await open.store.getRevision(open.env.name, service, record.currentRevision);
+  return revision?.spec.run ?? null;
+}
+
+/** Throws 403 when a non-admin would choose a program that runs with berth's privileges. */
+export async function assertMayChooseCode(
+  principal: Principal,
+  open: OpenEnv,
+  spec: ServiceSpec,
+): Promise<void> {
+  if (roleIn(principal, open.env.name) === 'admin' || !spec.run) return;
+  if (!(await open.provider.runsCodeWithBerthPrivileges?.())) return;
+  const current = await currentRun(open, spec.name);
+  if (current && isDeepStrictEqual(current, spec.run)) return;
+  throw new HttpError(
+    403,
+    'code_change_needs_admin',
+    current
+      ? `token "${principal.name}" may not change what ${spec.name} runs in ${open.env.name}: that needs admin`
+      : `token "${principal.name}" may not deploy the new service ${spec.name} to ${open.env.name}: choosing what runs needs admin`,
+    {
+      details: [
+        `run: ${JSON.stringify(spec.run.command)} in ${spec.run.cwd}`,
+        ...(current ? [`now: ${JSON.stringify(current.command)} in ${current.cwd}`] : []),
+        `the local runtime runs replicas as its own user, so they could read berth's data dir (its tokens included)`,
+      ],
+      hint: 'ask an admin to deploy this change, or run the runtime as root with --replica-user (e.g. nobody) so that replicas are isolated',
+      exitCode: 3,
+    },
+  );
+}
