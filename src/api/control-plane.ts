@@ -259,7 +259,7 @@ export class ControlPlane {
             actor,
             this.guardedStore(open.store, () => undefined),
           );
-          this.track(engine.finishInterrupted(record.name)).catch((error: unknown) =>
+          this.track(engine.finishInterrupted(record.name, { wait: false })).catch((error: unknown) =>
             this.log(`resuming ${active.id} failed: ${errorMessage(error)}`),
           );
         }

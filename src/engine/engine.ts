@@ -318,14 +318,43 @@ export class Engine {
 
   /**
    * Finishes an operation that a killed process left behind, so that the next command starts
-   * from a clean state; refuses (naming it) when a live process is still running it.
+   * from a clean state. When another runner is already resuming it (a control plane's reconciler,
+   * another command that got there first), this waits for that runner and returns the outcome,
+   * unless `wait` is false; an operation that its first, live runner still runs is refused
+   * (ActiveOperationError, naming it).
    */
-  async finishInterrupted(service: string): Promise<OperationRecord | null> {
-    const active = await this.store.getActiveOperation(this.envName, service);
-    if (!active) return null;
-    const expired = active.leaseExpiresAt === null || active.leaseExpiresAt <= this.clock.now();
-    if (!expired && ownerMayBeAlive(active.leaseOwner)) throw new ActiveOperationError(active);
-    return this.runner.run(active, this.stepsFor(active));
+  async finishInterrupted(
+    service: string,
+    options: { wait?: boolean } = {},
+  ): Promise<OperationRecord | null> {
+    for (;;) {
+      const active = await this.store.getActiveOperation(this.envName, service);
+      if (!active) return null;
+      const expired = active.leaseExpiresAt === null || active.leaseExpiresAt <= this.clock.now();
+      if (!expired && ownerMayBeAlive(active.leaseOwner)) {
+        // Claimed more than once: it was interrupted and someone live is resuming it.
+        if (active.fencingToken > 1 && options.wait !== false) return this.waitForEnd(active);
+        throw new ActiveOperationError(active);
+      }
+      try {
+        return await this.runner.run(active, this.stepsFor(active));
+      } catch (error) {
+        // Another runner claimed it between our read and our claim: look again (and wait for it).
+        if (error instanceof UserError && error.code === 'operation_active') continue;
+        throw error;
+      }
+    }
+  }
+
+  /** Waits until `operation` is finished (or its runner dies, then the caller's loop resumes it). */
+  private async waitForEnd(operation: OperationRecord): Promise<OperationRecord | null> {
+    for (;;) {
+      await sleep(200);
+      const latest = await this.store.getOperation(operation.id);
+      if (!latest || latest.finishedAt) return latest;
+      const expired = latest.leaseExpiresAt === null || latest.leaseExpiresAt <= this.clock.now();
+      if (expired || !ownerMayBeAlive(latest.leaseOwner)) return this.finishInterrupted(operation.service);
+    }
   }
 
   private stepsFor(operation: OperationRecord): StepDefinition[] {

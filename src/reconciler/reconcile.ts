@@ -250,7 +250,7 @@ export async function reconcile(deps: ReconcileDeps, key: string, addedAt: numbe
     const { active } = decided;
     // Its runner is gone: finishing it is what any next command would do first.
     try {
-      const finished = await deps.engine.finishInterrupted(service);
+      const finished = await deps.engine.finishInterrupted(service, { wait: false });
       return {
         outcome: 'resumed',
         detail: `resumed the interrupted ${active.kind} ${active.id}: ${finished?.status ?? 'gone'}`,
