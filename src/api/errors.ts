@@ -38,7 +38,8 @@ export class HttpError extends Error {
 /** The HTTP status for a UserError's code (the engine's errors know nothing of HTTP). */
 function statusForUserError(code: string, exitCode: number): number {
   if (code === 'not_found') return 404;
-  if (code === 'conflict' || code === 'operation_active') return 409;
+  // the request is well formed but conflicts with what exists (a host name another service owns)
+  if (code === 'conflict' || code === 'operation_active' || code === 'hostname_taken') return 409;
   if (exitCode === 3) return 409; // refused by a safety guard: the request is fine, the state says no
   if (exitCode === 1) return 422;
   return 400;

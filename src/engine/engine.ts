@@ -17,7 +17,8 @@ import type { ServiceContext } from './context.js';
 import { DELETE_STEP_NAMES, deleteSteps, plannedRemovals, type PlannedRemoval } from './delete-steps.js';
 import { DEPLOY_STEP_NAMES, deploySteps } from './deploy-steps.js';
 import { newOwner, ownerMayBeAlive } from './owner.js';
-import { audited, directActor, requireConfirmation, type Actor } from './guard.js';
+import { audited, directActor, isRefusal, requireConfirmation, type Actor } from './guard.js';
+import { requireOwnHostnames } from './hostname-claims.js';
 import { checkIdentity } from './context.js';
 import { OperationRunner } from './runner.js';
 import { pendingSteps, type StepDefinition } from './steps.js';
@@ -103,6 +104,8 @@ export class Engine {
       spec.name,
       { replicas: spec.replicas, noRollback: Boolean(request.noRollback) },
       async () => {
+        // Before anything changes: a name someone else owns is refused, whatever else the spec says.
+        await requireOwnHostnames(this.options, spec);
         const current = await this.currentSpec(spec.name);
         if (spec.replicas === 0 && current && current.replicas > 0) {
           requireConfirmation(this.options.env, request.confirm, `scale ${spec.name} to 0 replicas`);
@@ -149,6 +152,7 @@ export class Engine {
         },
       );
     }
+    await requireOwnHostnames(this.options, target.spec);
     const copy = await this.store.addRevision({
       env: this.envName,
       service,
@@ -192,6 +196,7 @@ export class Engine {
       }
       const revision = await this.store.getRevision(this.envName, service, deleted.revision);
       if (!revision) throw new NotFoundError(`revision ${deleted.revision} of ${service} is gone`);
+      await requireOwnHostnames(this.options, revision.spec);
       await this.ensureServiceRecord(service);
       return this.runConverge(service, 'deploy', revision, { noRollback: true }, resumed);
     });
@@ -458,7 +463,7 @@ export class Engine {
           this.identityId = identity.id;
           return await work();
         } catch (error) {
-          if (error instanceof RefusedError) {
+          if (isRefusal(error)) {
             await this.runner.emit({
               env: this.envName,
               service,

@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { RefusedError, errorMessage, isUserError } from '../core/errors.js';
+import { RefusedError, errorMessage, isUserError, type UserError } from '../core/errors.js';
 import type { EnvironmentConfig } from '../spec/types.js';
 import type { StateStore } from '../state/store.js';
 
@@ -35,6 +35,14 @@ export function requireConfirmation(env: EnvironmentConfig, confirm: string | un
   );
 }
 
+/** Codes of input errors that are refusals all the same: the request asks for what is not the caller's. */
+const REFUSAL_CODES = new Set(['hostname_taken']);
+
+/** A safety guard said no (exit 3), or the request claimed what belongs to someone else. */
+export function isRefusal(error: unknown): error is UserError {
+  return error instanceof RefusedError || (isUserError(error) && REFUSAL_CODES.has(error.code));
+}
+
 /**
  * Runs a mutation and records an audit entry whatever happens: who, through which interface,
  * where, with which verified identity, what, with which arguments, and the result.
@@ -66,7 +74,7 @@ export async function audited<T>(
     await record(describe(value));
     return value;
   } catch (error) {
-    const kind = error instanceof RefusedError ? 'refused' : isUserError(error) ? 'rejected' : 'error';
+    const kind = isRefusal(error) ? 'refused' : isUserError(error) ? 'rejected' : 'error';
     await record(`${kind}: ${errorMessage(error)}`).catch(() => undefined);
     throw error;
   }

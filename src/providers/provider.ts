@@ -12,6 +12,7 @@
 import type { ResourceKind } from '../state/store.js';
 import type { EnvironmentConfig, ProviderName, ServiceSpec } from '../spec/types.js';
 import type { Tags } from '../core/tags.js';
+import type { HostnameOwner } from '../spec/hostnames.js';
 
 export interface ObserveScope {
   env: string;
@@ -100,6 +101,12 @@ export interface Provider {
   identity(): Promise<VerifiedIdentity>;
   /** The host names a service answers at in an environment (generated name first). */
   hostnames(spec: ServiceSpec, env: EnvironmentConfig): string[];
+  /**
+   * Optional: who the provider routes each of these (normalized) host names to now, across every
+   * environment that shares it, from the route tags; names routed nowhere are left out. The engine
+   * refuses a deploy that claims a name another service holds.
+   */
+  hostnameHolders?(hosts: string[]): Promise<{ host: string; owner: HostnameOwner }[]>;
   /** URLs users reach the service at. */
   urls(spec: ServiceSpec, env: EnvironmentConfig): Promise<string[]>;
   /** The desired resources of one kind for a spec (one compute; a route and DNS name per host; one health check). */

@@ -15,8 +15,11 @@ import {
   type RuntimeKind,
   type RuntimeLogs,
   type RuntimeResource,
+  type RuntimeRoute,
   type RuntimeService,
 } from './types.js';
+import { describeOwner, normalizeHostname } from '../spec/hostnames.js';
+import { routeOwner, routeOwnerKey } from './route-owner.js';
 import { parseCreate, parsePatch, parseTagQuery, ValidationError } from './validate.js';
 import { ActivityLog } from './activity.js';
 
@@ -128,6 +131,26 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
     return null;
   };
 
+  /**
+   * One owner per routed host name: a route for a name that another owner's route holds is
+   * refused, whoever asks, so that no service ever receives another one's traffic.
+   */
+  const checkHostOwner = (route: { id: string; host: string; tags: Record<string, string> }) => {
+    const host = normalizeHostname(route.host);
+    const key = routeOwnerKey(route);
+    const holder = store
+      .list('routes')
+      .find(
+        (other) =>
+          other.id !== route.id && normalizeHostname(other.host) === host && routeOwnerKey(other) !== key,
+      );
+    if (!holder) return null;
+    return {
+      status: 409,
+      message: `${host} belongs to ${describeOwner(routeOwner(holder))} (route ${holder.id}); a host name is routed to one service only`,
+    };
+  };
+
   // The change feed: a counter bumped on every resource mutation, and a long poll on it, so that
   // a reconciler hears of a change made behind its back at once instead of at its next resync.
   let version = 0;
@@ -193,7 +216,11 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
     const kind = kindOf(request.params.kind, reply);
     if (!kind) return reply;
     const data = parseCreate(kind, request.body);
-    const problem = checkReferences(kind, data, null);
+    const problem =
+      checkReferences(kind, data, null) ??
+      (kind === 'routes'
+        ? checkHostOwner({ id: '', host: data.host as string, tags: data.tags as Record<string, string> })
+        : null);
     if (problem)
       return fail(
         reply,
@@ -227,7 +254,9 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
     const existing = store.get(kind, request.params.id);
     if (!existing) return fail(reply, 404, 'not_found', `no ${kind} resource with id "${request.params.id}"`);
     const patch = parsePatch(kind, request.body ?? {});
-    const problem = checkReferences(kind, patch, existing.id);
+    const problem =
+      checkReferences(kind, patch, existing.id) ??
+      (kind === 'routes' ? checkHostOwner({ ...(existing as RuntimeRoute), ...patch }) : null);
     if (problem)
       return fail(
         reply,

@@ -12,6 +12,8 @@ import { ClientConnection, UpstreamPool, type FastContext, type FastEntry } from
 import type { RuntimeStore } from './store.js';
 import type { Supervisor } from './supervisor.js';
 import type { RuntimeRoute } from './types.js';
+import { hostOfHeader, normalizeHostname } from '../spec/hostnames.js';
+import { routeOwnerKey } from './route-owner.js';
 
 interface Upstream {
   port: number;
@@ -40,18 +42,25 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Host header without port, lower case. */
+/** Host header without port, lower case, without a trailing dot ("" when absent). */
 export function normalizeHost(raw: string | undefined): string {
-  if (!raw) return '';
-  let host = raw;
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    host = end > 0 ? host.slice(0, end + 1) : host;
-  } else {
-    const colon = host.indexOf(':');
-    if (colon >= 0) host = host.slice(0, colon);
+  return raw ? hostOfHeader(raw) : '';
+}
+
+/**
+ * The route each host name is served by. The console allows routes of one owner only per host;
+ * should older state hold routes of several owners, the first owner keeps the name (a later claim
+ * never takes over another service's traffic), and among its routes the newest wins.
+ */
+export function routesByHost(all: RuntimeRoute[]): Map<string, RuntimeRoute> {
+  const byAge = [...all].sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0));
+  const routes = new Map<string, RuntimeRoute>();
+  for (const route of byAge) {
+    const host = normalizeHostname(route.host);
+    const current = routes.get(host);
+    if (!current || routeOwnerKey(current) === routeOwnerKey(route)) routes.set(host, route);
   }
-  return host.toLowerCase();
+  return routes;
 }
 
 function errorEntry(status: number, body: string): ErrorEntry {
@@ -159,15 +168,11 @@ export class RuntimeProxy {
     const pointed = new Map<string, string>();
     const served = new Set<string>();
     for (const record of this.store.list('dns')) {
-      const name = record.name.toLowerCase();
-      if (record.target.toLowerCase() === this.proxyHost) served.add(name);
+      const name = normalizeHostname(record.name);
+      if (normalizeHostname(record.target) === this.proxyHost) served.add(name);
       else pointed.set(name, record.target);
     }
-    const routes = new Map<string, RuntimeRoute>();
-    for (const route of this.store.list('routes')) {
-      const current = routes.get(route.host);
-      if (!current || route.createdAt >= current.createdAt) routes.set(route.host, route);
-    }
+    const routes = routesByHost(this.store.list('routes'));
     for (const [name, target] of pointed) {
       if (served.has(name)) continue;
       table.set(

@@ -14,6 +14,8 @@ import type { RuntimeClient } from '../../runtime/client.js';
 import type { RuntimeInfo } from '../../runtime/types.js';
 import type { ResourceKind } from '../../state/store.js';
 import type { EnvironmentConfig, ServiceSpec } from '../../spec/types.js';
+import { normalizeHostname } from '../../spec/hostnames.js';
+import { routeOwner } from '../../runtime/route-owner.js';
 import type { ComputeReadiness, DesiredContext, DesiredResource, Provider } from '../provider.js';
 import { localComputeDriver } from './compute.js';
 import { localRouteDriver } from './route.js';
@@ -44,9 +46,13 @@ export async function createLocalProvider(
 
 export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provider {
   const deps = { client };
+  // Normalized and each once: the proxy matches names case-insensitively without a trailing dot.
   const hostnames = (spec: ServiceSpec, env: EnvironmentConfig) => [
-    `${spec.name}.${env.name}.${env.local?.domain ?? 'localhost'}`,
-    ...spec.domains,
+    ...new Set(
+      [`${spec.name}.${env.name}.${env.local?.domain ?? 'localhost'}`, ...spec.domains].map(
+        normalizeHostname,
+      ),
+    ),
   ];
 
   function desired(
@@ -118,6 +124,12 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
       return !(await client.info()).replicaUser;
     },
     hostnames,
+    async hostnameHolders(hosts) {
+      const wanted = new Set(hosts.map(normalizeHostname));
+      return (await client.list('routes'))
+        .filter((route) => wanted.has(normalizeHostname(route.host)))
+        .map((route) => ({ host: normalizeHostname(route.host), owner: routeOwner(route) }));
+    },
     async urls(spec, env) {
       return hostnames(spec, env).map((host) => `http://${host}:${info.proxy.port}/`);
     },
