@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { CommanderError } from 'commander';
 import { buildProgram, type Runner } from './registry.js';
 import { COMMANDS } from './commands/index.js';
-import { processIo, type Io } from './io.js';
+import { Interrupted, processIo, type Io } from './io.js';
 import { resolveDataDir, type GlobalOptions } from './globals.js';
 import { isUserError, type UserError } from '../core/errors.js';
 
@@ -11,6 +11,13 @@ process.umask(0o077);
 
 const require = createRequire(import.meta.url);
 const { version } = require('../../package.json') as { version: string };
+
+// A reader that stops early (`berth status | head -5`) closes stdout: that is not an error, so
+// leave quietly with the exit code the command has reached, instead of crashing on EPIPE.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  throw error;
+});
 
 function printUserError(io: Io, error: UserError, json: boolean): void {
   if (json) {
@@ -44,6 +51,10 @@ const runner: Runner = async (spec, input, command) => {
     const code = (await spec.run?.({ ...input, globals, io })) ?? 0;
     process.exitCode = code;
   } catch (error) {
+    if (error instanceof Interrupted) {
+      process.exitCode = 130;
+      return;
+    }
     if (isUserError(error)) {
       printUserError(io, error, globals.json);
       process.exitCode = error.exitCode;
@@ -55,15 +66,15 @@ const runner: Runner = async (spec, input, command) => {
   }
 };
 
-const program = buildProgram(COMMANDS, runner, version);
-program.exitOverride();
-program.configureOutput({ writeErr: (text) => process.stderr.write(text) });
+const argv = process.argv.slice(2);
+const program = await buildProgram(COMMANDS, argv, runner, version);
 
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(argv, { from: 'user' });
 } catch (error) {
   if (error instanceof CommanderError) {
-    // --help and --version exit 0; every usage error is exit 2.
+    // --help and --version exit 0; every usage error (unknown option or command, missing
+    // argument, bad choice) is exit 2.
     process.exitCode = error.exitCode === 0 ? 0 : 2;
   } else {
     throw error;

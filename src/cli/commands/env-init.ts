@@ -4,7 +4,7 @@ import { printJson } from '../output.js';
 import { envColor } from '../render/banner.js';
 import { resolveEnvironment } from '../../spec/index.js';
 import { UserError } from '../../core/errors.js';
-import { bootstrapAwsEnvironment, type BootstrapStep } from '../../providers/aws/bootstrap.js';
+import type { BootstrapStep } from '../../providers/aws/bootstrap.js';
 
 /** `berth env init <env>`: create the shared pieces an AWS environment needs, idempotently. */
 export const envInitCommand: CommandSpec = {
@@ -25,6 +25,8 @@ export const envInitCommand: CommandSpec = {
         : step.outcome === 'found'
           ? io.color.dim('found  ')
           : io.color.yellow('missing');
+    // Loaded here, not at the top: `berth env ls` must not pay for the AWS SDK.
+    const { bootstrapAwsEnvironment } = await import('../../providers/aws/bootstrap.js');
     const report = await bootstrapAwsEnvironment(env, {
       onStep: (step) => io.err(`  ${mark(step)} ${step.piece}: ${step.detail}`),
     });

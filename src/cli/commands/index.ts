@@ -1,56 +1,152 @@
-import type { CommandSpec } from '../registry.js';
-import { deployCommand } from './deploy.js';
-import { planCommand } from './plan.js';
-import { statusCommand } from './status.js';
-import { lsCommand } from './ls.js';
-import { eventsCommand } from './events.js';
-import { historyCommand } from './history.js';
-import { rollbackCommand } from './rollback.js';
-import { cancelCommand } from './cancel.js';
-import { deleteCommand } from './delete.js';
-import { envCommand } from './env.js';
-import { whoamiCommand } from './whoami.js';
-import { demoCommand } from './demo.js';
-import { auditCommand } from './audit.js';
-import { timelineCommand } from './timeline.js';
-import { restoreCommand } from './restore.js';
-import { promptCommand } from './prompt.js';
-import { runtimeCommand } from './runtime.js';
-import { upCommand } from './up.js';
-import { tokenCommand } from './token.js';
-import { driftCommand } from './drift.js';
-import { orphansCommand } from './orphans.js';
-import { reconcileCommand } from './reconcile.js';
-import { dashboardCommand } from './dashboard.js';
+import type { CommandEntry } from '../registry.js';
 
-/** Every command berth has, registered in one place. */
-export const COMMANDS: CommandSpec[] = [
-  // start and deploy
-  upCommand,
-  demoCommand,
-  deployCommand,
-  planCommand,
-  // look
-  statusCommand,
-  lsCommand,
-  eventsCommand,
-  historyCommand,
-  driftCommand,
-  // change and repair
-  rollbackCommand,
-  cancelCommand,
-  deleteCommand,
-  restoreCommand,
-  orphansCommand,
-  reconcileCommand,
-  // where you are, and what happened
-  envCommand,
-  whoamiCommand,
-  promptCommand,
-  auditCommand,
-  timelineCommand,
-  // the control plane and the runtime
-  tokenCommand,
-  dashboardCommand,
-  runtimeCommand,
+/**
+ * Every command berth has, registered in one place, as data: its name with positional arguments,
+ * its one-line summary, the group `berth --help` lists it under, and how to load it. A command's module (and everything it imports: the
+ * engine, the AWS SDK, the runtime) is loaded only when that command runs or shows its own help,
+ * so `berth --version`, `berth --help` and the shell hooks start at once.
+ *
+ * To add a command: write `commands/NAME.ts` exporting a `CommandSpec`, and add one entry here
+ * whose name and summary are the spec's own (a test checks that they agree).
+ */
+export const COMMANDS: CommandEntry[] = [
+  {
+    name: 'up',
+    summary: 'start the control plane: the local runtime, the API, the reconciler host and the dashboard',
+    group: 'Start and deploy:',
+    load: async () => (await import('./up.js')).upCommand,
+  },
+  {
+    name: 'demo',
+    summary: 'deploy the examples on the local runtime and print their URLs and status',
+    group: 'Start and deploy:',
+    load: async () => (await import('./demo.js')).demoCommand,
+  },
+  {
+    name: 'deploy [path]',
+    summary: 'apply berth.yaml (PATH: a directory or file, default .) and show each step live',
+    group: 'Start and deploy:',
+    load: async () => (await import('./deploy.js')).deployCommand,
+  },
+  {
+    name: 'plan [path]',
+    summary: 'what a deploy would change, without changing it',
+    group: 'Start and deploy:',
+    load: async () => (await import('./plan.js')).planCommand,
+  },
+  {
+    name: 'status [service]',
+    summary: "health, sync/drift, each resource, the observation's age and any active operation",
+    group: 'Look:',
+    load: async () => (await import('./status.js')).statusCommand,
+  },
+  {
+    name: 'ls [filter]',
+    summary: 'services in an environment (FILTER: a part of the name)',
+    group: 'Look:',
+    load: async () => (await import('./ls.js')).lsCommand,
+  },
+  {
+    name: 'events <service>',
+    summary: 'what happened to a service, oldest first (--follow to keep watching)',
+    group: 'Look:',
+    load: async () => (await import('./events.js')).eventsCommand,
+  },
+  {
+    name: 'history <service>',
+    summary: 'revisions and operations of a service, newest first',
+    group: 'Look:',
+    load: async () => (await import('./history.js')).historyCommand,
+  },
+  {
+    name: 'drift',
+    summary: 'drift across an environment: missing, modified, unhealthy and orphaned resources',
+    group: 'Look:',
+    load: async () => (await import('./drift.js')).driftCommand,
+  },
+  {
+    name: 'rollback <service>',
+    summary: 'deploy an earlier revision again, as a new revision (default: the one before the current)',
+    group: 'Change and repair:',
+    load: async () => (await import('./rollback.js')).rollbackCommand,
+  },
+  {
+    name: 'cancel <service>',
+    summary:
+      "stop a service's active operation (the deploying command then returns to the last healthy revision)",
+    group: 'Change and repair:',
+    load: async () => (await import('./cancel.js')).cancelCommand,
+  },
+  {
+    name: 'delete <service>',
+    summary: 'remove a service and every resource it owns (shows them first)',
+    group: 'Change and repair:',
+    load: async () => (await import('./delete.js')).deleteCommand,
+  },
+  {
+    name: 'restore <service>',
+    summary: 'redeploy a deleted service exactly as it was (within the restore window)',
+    group: 'Change and repair:',
+    load: async () => (await import('./restore.js')).restoreCommand,
+  },
+  {
+    name: 'orphans',
+    summary: "resources tagged as berth's that no service desires (--delete, --adopt SERVICE)",
+    group: 'Change and repair:',
+    load: async () => (await import('./orphans.js')).orphansCommand,
+  },
+  {
+    name: 'reconcile',
+    summary: 'watch an environment in the foreground, repairing (or reporting) drift until Ctrl-C',
+    group: 'Change and repair:',
+    load: async () => (await import('./reconcile.js')).reconcileCommand,
+  },
+  {
+    name: 'env',
+    summary: 'the environments in berth.config.yaml',
+    group: 'Where you are, and what happened:',
+    load: async () => (await import('./env.js')).envCommand,
+  },
+  {
+    name: 'whoami',
+    summary: 'the environment and the verified identity behind it',
+    group: 'Where you are, and what happened:',
+    load: async () => (await import('./whoami.js')).whoamiCommand,
+  },
+  {
+    name: 'audit',
+    summary: 'who changed what, where, through which interface, as which identity, with which result',
+    group: 'Where you are, and what happened:',
+    load: async () => (await import('./audit.js')).auditCommand,
+  },
+  {
+    name: 'timeline',
+    summary: "an incident timeline of an environment's events and audit, as Markdown or JSON",
+    group: 'Where you are, and what happened:',
+    load: async () => (await import('./timeline.js')).timelineCommand,
+  },
+  {
+    name: 'token',
+    summary: 'API tokens of the control plane in this data dir (role per environment)',
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./token.js')).tokenCommand,
+  },
+  {
+    name: 'dashboard',
+    summary: 'print a one-time sign-in link to the dashboard of the running control plane',
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./dashboard.js')).dashboardCommand,
+  },
+  {
+    name: 'runtime',
+    summary: "the local runtime's own console (acts behind berth's back)",
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./runtime.js')).runtimeCommand,
+  },
+  {
+    name: 'prompt',
+    summary: 'a short segment for a shell prompt naming the environment (fast: touches no provider)',
+    group: 'Shell:',
+    load: async () => (await import('./prompt.js')).promptCommand,
+  },
 ];

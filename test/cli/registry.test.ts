@@ -1,0 +1,86 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../src/cli/commands/index.js';
+import { buildProgram, commandName, commandWords } from '../../src/cli/registry.js';
+import { topLevelHelp } from '../../src/cli/quick-help.js';
+import { BERTH_BIN } from '../helpers/cli.js';
+
+const MODULE_LOG = fileURLToPath(new URL('../helpers/module-log.mjs', import.meta.url));
+const dataDir = mkdtempSync(join(tmpdir(), 'berth-registry-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+/** The modules `berth ARGS` resolves, as URLs. */
+function modulesLoadedBy(args: string[]): string[] {
+  const log = join(dataDir, `modules-${args.join('_').replace(/\W/g, '')}.log`);
+  execFileSync(process.execPath, ['--import', MODULE_LOG, BERTH_BIN, ...args], {
+    env: { ...process.env, BERTH_MODULE_LOG: log, BERTH_HOME: dataDir, NO_COLOR: '1' },
+    stdio: 'ignore',
+  });
+  return readFileSync(log, 'utf8').trim().split('\n');
+}
+
+const HEAVY = ['/zod/', '@aws-sdk', '/fastify/', 'better-sqlite3', '/dist/engine/', '/dist/runtime/'];
+const heavyIn = (modules: string[]) => modules.filter((url) => HEAVY.some((part) => url.includes(part)));
+
+describe('the command registry', () => {
+  it("lists each command by its module's own name and summary", async () => {
+    for (const entry of COMMANDS) {
+      const spec = await entry.load();
+      expect({ name: spec.name, summary: spec.summary }).toEqual({
+        name: entry.name,
+        summary: entry.summary,
+      });
+    }
+    const names = COMMANDS.map((entry) => commandName(entry.name));
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('finds the command word after global options and their values', () => {
+    expect(commandWords(['--env', 'staging', 'deploy', 'x'])).toEqual(['deploy']);
+    expect(commandWords(['--json', 'status', '--env', 'local'])).toEqual(['status']);
+    expect(commandWords(['--data-dir', '/d', 'help', 'deploy'])).toEqual(['help', 'deploy']);
+    expect(commandWords(['--help'])).toEqual([]);
+  });
+
+  it('renders `berth --help` without commander exactly as commander does', async () => {
+    const program = await buildProgram(COMMANDS, [], async () => {}, '0.0.0');
+    for (const width of [80, 120, 60]) {
+      program.configureOutput({ getOutHelpWidth: () => width });
+      expect(topLevelHelp(COMMANDS, width)).toBe(program.helpInformation());
+    }
+  });
+});
+
+describe('start-up loads only what a command needs', () => {
+  it('--version and --help load no command, no SDK, no server, no schema library', () => {
+    for (const args of [['--version'], ['--help'], ['help']]) {
+      const modules = modulesLoadedBy(args);
+      expect(heavyIn(modules), args.join(' ')).toEqual([]);
+      expect(
+        modules.filter((url) => url.includes('/dist/cli/commands/') && !url.endsWith('/index.js')),
+      ).toEqual([]);
+    }
+    expect(modulesLoadedBy(['--version']).filter((url) => url.includes('/node_modules/'))).toEqual([]);
+  });
+
+  it('a local command loads neither the AWS SDK nor the API server', () => {
+    const modules = modulesLoadedBy(['env', 'ls', '--direct']);
+    expect(modules.some((url) => url.endsWith('/dist/cli/commands/env.js'))).toBe(true);
+    expect(modules.filter((url) => url.includes('@aws-sdk') || url.includes('/fastify/'))).toEqual([]);
+    expect(modules.some((url) => url.includes('/dist/cli/commands/deploy.js'))).toBe(false);
+  });
+
+  it('help for one command shows its own options and the global ones', () => {
+    const result = spawnSync(process.execPath, [BERTH_BIN, 'deploy', '--help'], {
+      env: { ...process.env, BERTH_HOME: dataDir },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('--health-timeout <seconds>');
+    expect(result.stdout).toMatch(/Global Options:[\s\S]*--env <name>[\s\S]*--json/);
+  });
+});
