@@ -19,6 +19,7 @@ import { DEPLOY_STEP_NAMES, deploySteps } from './deploy-steps.js';
 import { newOwner, ownerMayBeAlive } from './owner.js';
 import { audited, directActor, isRefusal, requireConfirmation, type Actor } from './guard.js';
 import { requireOwnHostnames } from './hostname-claims.js';
+import { loaderEnvError } from '../spec/loader-env.js';
 import { checkIdentity } from './context.js';
 import { OperationRunner } from './runner.js';
 import { pendingSteps, type StepDefinition } from './steps.js';
@@ -105,7 +106,7 @@ export class Engine {
       { replicas: spec.replicas, noRollback: Boolean(request.noRollback) },
       async () => {
         // Before anything changes: a name someone else owns is refused, whatever else the spec says.
-        await requireOwnHostnames(this.options, spec);
+        await this.requireAcceptable(spec);
         const current = await this.currentSpec(spec.name);
         if (spec.replicas === 0 && current && current.replicas > 0) {
           requireConfirmation(this.options.env, request.confirm, `scale ${spec.name} to 0 replicas`);
@@ -152,7 +153,7 @@ export class Engine {
         },
       );
     }
-    await requireOwnHostnames(this.options, target.spec);
+    await this.requireAcceptable(target.spec);
     const copy = await this.store.addRevision({
       env: this.envName,
       service,
@@ -196,7 +197,7 @@ export class Engine {
       }
       const revision = await this.store.getRevision(this.envName, service, deleted.revision);
       if (!revision) throw new NotFoundError(`revision ${deleted.revision} of ${service} is gone`);
-      await requireOwnHostnames(this.options, revision.spec);
+      await this.requireAcceptable(revision.spec);
       await this.ensureServiceRecord(service);
       return this.runConverge(service, 'deploy', revision, { noRollback: true }, resumed);
     });
@@ -480,6 +481,16 @@ export class Engine {
         `${operation.kind} ${operation.id} ${operation.status}` +
         (rollback ? `; returned to revision ${rollback.revision}: ${rollback.status}` : ''),
     );
+  }
+
+  /**
+   * Checks that apply to any spec about to be deployed, whatever path it came by (a berth.yaml, the
+   * API, an old revision): no loader variables it does not allow, no host name someone else owns.
+   */
+  private async requireAcceptable(spec: ServiceSpec): Promise<void> {
+    const loader = loaderEnvError(spec);
+    if (loader) throw loader;
+    await requireOwnHostnames(this.options, spec);
   }
 
   private async currentSpec(service: string): Promise<ServiceSpec | null> {

@@ -29,6 +29,7 @@ import {
   type ServiceFile,
 } from './service-schema.js';
 import { closest } from './suggest.js';
+import { disallowedLoaderEnv, loaderHint } from './loader-env.js';
 import type { Diagnostic, DriftPolicy, HealthSpec, Normalized, ServiceSpec } from './types.js';
 
 export const DEFAULT_PORT = 8080;
@@ -91,9 +92,28 @@ export function normalizeServiceSpec(raw: unknown, opts: NormalizeOptions): Norm
   diagnostics.push(...checkSomethingToRun(raw, opts));
   diagnostics.push(...coercionWarnings(raw, lineOf));
 
+  if (parsed.success) diagnostics.push(...checkLoaderEnv(parsed.data, opts));
+
   const all = dedupe(diagnostics);
   if (!parsed.success || hasErrors(all)) return { diagnostics: all };
   return { config: resolve(parsed.data, opts), diagnostics: all };
+}
+
+/** Loader variables in the resolved env: that allowLoaderEnv: does not list, each where it was set. */
+function checkLoaderEnv(file: ServiceFile, opts: NormalizeOptions): Diagnostic[] {
+  const spec = resolve(file, opts);
+  const override = (file.environments && own(file.environments, opts.env)) ?? {};
+  return disallowedLoaderEnv(spec.env, spec.allowLoaderEnv).map(([name, why]) =>
+    makeDiagnostic(
+      'error',
+      override.env && Object.hasOwn(override.env, name)
+        ? ['environments', opts.env, 'env', name]
+        : ['env', name],
+      `${name} changes how programs load: ${why}`,
+      loaderHint(name),
+      opts.lineOf,
+    ),
+  );
 }
 
 /**
@@ -121,6 +141,8 @@ function resolve(file: ServiceFile, opts: NormalizeOptions): ServiceSpec {
   };
   if (run) spec.run = { command: [...run.command], cwd: path.resolve(opts.baseDir, run.cwd ?? '.') };
   if (image !== undefined) spec.image = image;
+  const allowLoaderEnv = override.allowLoaderEnv ?? file.allowLoaderEnv ?? [];
+  if (allowLoaderEnv.length > 0) spec.allowLoaderEnv = [...new Set(allowLoaderEnv)];
   return spec;
 }
 

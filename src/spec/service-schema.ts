@@ -157,6 +157,9 @@ export const envSchema = checked((value, report): Record<string, string> => {
   return out;
 });
 
+/** allowLoaderEnv: the loader variables (LD_PRELOAD, NODE_OPTIONS, ...) that env: may set after all. */
+export const allowLoaderEnvSchema = z.array(z.string().regex(ENV_VAR_NAME_PATTERN)).max(50);
+
 /** The fields an environment override may set; the top level has these plus name and environments. */
 export const overrideShape = {
   run: runSchema.optional(),
@@ -170,6 +173,7 @@ export const overrideShape = {
   health: nullAs({}, healthSchema).optional(),
   domains: nullAs([], domainsSchema).optional(),
   env: nullAs({}, envSchema).optional(),
+  allowLoaderEnv: nullAs([], allowLoaderEnvSchema).optional(),
   protection: nullAs({}, z.strictObject({ deletion: z.boolean().optional() })).optional(),
   drift: z.enum(['heal', 'report']).optional(),
 };
@@ -219,6 +223,10 @@ const SERVICE_RULES: Record<string, FieldRule> = {
   'health.unhealthyThreshold': {
     message: 'must be a whole number from 1 to 10',
     hint: 'consecutive failed checks before a replica stops getting traffic (default 3)',
+  },
+  allowLoaderEnv: {
+    message: 'must be a list of variable names',
+    hint: 'e.g. allowLoaderEnv: [NODE_OPTIONS]: the loader variables env: may set after all',
   },
   protection: { message: 'must be a mapping', hint: 'e.g. protection: { deletion: true }' },
   'protection.deletion': {

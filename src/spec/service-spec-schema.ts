@@ -12,6 +12,7 @@ import { MAX_DURATION_MS } from './duration.js';
 import { isHostName } from './schema-helpers.js';
 import { ENV_VAR_NAME_PATTERN, RESERVED_ENV_VARS } from './service-schema.js';
 import type { HealthSpec, ServiceSpec } from './types.js';
+import { disallowedLoaderEnv } from './loader-env.js';
 
 const noNul = (text: string) => !text.includes('\0');
 
@@ -57,12 +58,29 @@ export const serviceSpecSchema = z
         z.string().refine(noNul, 'must not contain a NUL character'),
       )
       .refine((env) => !Object.hasOwn(env, '__proto__'), 'must not name __proto__'),
+    allowLoaderEnv: z
+      .array(z.string().regex(ENV_VAR_NAME_PATTERN, 'must be a variable name like NODE_OPTIONS'))
+      .min(1)
+      .max(50)
+      .optional()
+      .describe(
+        'loader variables (LD_*, DYLD_*, NODE_OPTIONS, an unsafe PATH...) that env may set after all',
+      ),
     protection: z.strictObject({ deletion: z.boolean() }),
     drift: z.enum(['heal', 'report']),
   })
   .refine((spec) => spec.run !== undefined || spec.image !== undefined, {
     message: 'needs run (local provider) or image (AWS provider)',
     path: ['run'],
+  })
+  .superRefine((spec, ctx) => {
+    for (const [name, why] of disallowedLoaderEnv(spec.env, spec.allowLoaderEnv)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['env', name],
+        message: `${name} changes how programs load: ${why}; list it in allowLoaderEnv to set it after all`,
+      });
+    }
   })
   .meta({ id: 'ServiceSpec', description: 'A berth.yaml, normalized and resolved for one environment.' });
 

@@ -30,6 +30,11 @@ export interface ServiceSpec {
   /** Extra host names besides `<name>.<env>.<domain>`. */
   domains: string[];
   env: Record<string, string>;
+  /**
+   * Loader variables (LD_*, DYLD_*, NODE_OPTIONS, an unsafe PATH...) that `env` may set after all;
+   * absent when none (so that specs without it keep their hash).
+   */
+  allowLoaderEnv?: string[];
   protection: { deletion: boolean };
   drift: DriftPolicy;
 }
