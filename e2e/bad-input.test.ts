@@ -71,8 +71,11 @@ describe('bad input and failing versions', () => {
     );
     const result = await runCli(['deploy', broken, '--env', 'staging'], { dataDir: runtime.dataDir });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/✗ wait until healthy .*replicas keep exiting/);
-    expect(result.stderr).toContain('cannot connect to the database');
+    expect(result.stderr).toMatch(/✗ wait until healthy/);
+    expect(result.stdout).toMatch(/failed: .*replicas keep exiting/);
+    expect(result.stderr).toMatch(
+      /replica \d exited with code 3; its last log lines:\n\s+cannot connect to the database/,
+    );
     expect(result.stdout).toContain('returned to revision 1');
     const response = await runtime.request('hello.staging.localhost', '/');
     expect(response.status).toBe(200);

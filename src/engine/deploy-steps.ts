@@ -1,4 +1,3 @@
-import { sleep } from '../core/clock.js';
 import { isoTime } from '../core/clock.js';
 import { TAG_GENERATION } from '../core/tags.js';
 import { UserError } from '../core/errors.js';
@@ -9,6 +8,7 @@ import { convergeKind, describeConverge } from './converge.js';
 import { verifyIdentity, type ServiceContext } from './context.js';
 import type { StepContext, StepDefinition } from './steps.js';
 import { syncInventory } from './inventory.js';
+import { waitUntilHealthy } from './health-wait.js';
 
 /** The fields of a compute that change in place; any other difference means new replicas. */
 const IN_PLACE_FIELDS = new Set(['replicas']);
@@ -142,30 +142,7 @@ export function deploySteps(
     {
       name: 'wait until healthy',
       deadlineMs: options.healthDeadlineMs + 10_000,
-      async run(step) {
-        const { computeId } = computeOf(step);
-        const giveUpAt = Date.now() + options.healthDeadlineMs;
-        let last = '';
-        for (;;) {
-          const readiness = await provider.readiness(computeId);
-          if (readiness.ready) return readiness.detail;
-          const timedOut = Date.now() >= giveUpAt;
-          if (readiness.failed || timedOut) {
-            const logs = await provider.recentLogs(computeId, 10).catch(() => []);
-            const why = timedOut
-              ? `not healthy after ${options.healthDeadlineMs / 1000}s: ${readiness.detail}`
-              : readiness.detail;
-            throw new Error(
-              logs.length ? `${why}\nlast log lines:\n${logs.map((l) => `  ${l}`).join('\n')}` : why,
-            );
-          }
-          if (readiness.detail !== last) {
-            last = readiness.detail;
-            await step.progress(last);
-          }
-          await sleep(provider.readinessPollMs, step.signal);
-        }
-      },
+      run: (step) => waitUntilHealthy(step, provider, computeOf(step).computeId, options.healthDeadlineMs),
     },
     ensure('switch traffic', 'route'),
     {

@@ -141,10 +141,13 @@ export class OperationRunner {
       await this.emit({
         ...base,
         type: `operation.${op.status}`,
+        // The reason is in the failed step's own event and in op.error: it is not repeated here.
         message:
           op.status === 'succeeded'
             ? `${op.kind} succeeded in ${elapsed}s`
-            : `${op.kind} ${op.status}: ${op.error}`,
+            : failedStep
+              ? `${op.kind} failed at step "${failedStep.name}" after ${elapsed}s`
+              : `${op.kind} ${op.status} after ${elapsed}s`,
         data: { kind: op.kind, status: op.status },
       });
       return op;

@@ -78,6 +78,20 @@ export interface ComputeReadiness {
   healthy: number;
   desired: number;
   detail: string;
+  /** Each replica's state, when the provider sees replicas one by one (the local runtime does). */
+  replicas?: ReplicaReadiness[];
+}
+
+/** One replica as a deploy waits for it: its state and why it is not healthy yet. */
+export interface ReplicaReadiness {
+  index: number;
+  /** starting, healthy, unhealthy, crashed, ... */
+  state: string;
+  /** The last health check's result ("GET /ready → 404", "connection refused"); null before one answered. */
+  lastCheck: string | null;
+  /** How its last run ended ("code 1", "signal SIGKILL", "spawn failed: ..."); null if it never ended. */
+  lastExit: string | null;
+  restarts: number;
 }
 
 export interface VerifiedIdentity {

@@ -9,7 +9,17 @@ export type ProbeState = 'starting' | 'healthy' | 'unhealthy';
 export interface ProbeResult {
   ok: boolean;
   error?: string;
+  /** What the check saw, in the words a user reads: "GET /ready → 404", "connection refused". */
+  detail: string;
 }
+
+/** Socket errors as a user reads them; anything else keeps its code. */
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed',
+  EHOSTUNREACH: 'host unreachable',
+};
 
 /** One HTTP GET to a replica on loopback; ok for 2xx and 3xx answers within the timeout. */
 export function probeOnce(port: number, path: string, timeoutMs: number): Promise<ProbeResult> {
@@ -25,15 +35,23 @@ export function probeOnce(port: number, path: string, timeoutMs: number): Promis
       const status = res.statusCode ?? 0;
       res.resume();
       res.on('error', () => {});
-      done(status >= 200 && status < 400 ? { ok: true } : { ok: false, error: `HTTP ${status}` });
+      const detail = `GET ${path} → ${status}`;
+      done(
+        status >= 200 && status < 400 ? { ok: true, detail } : { ok: false, error: `HTTP ${status}`, detail },
+      );
     });
     const timer = setTimeout(() => {
-      done({ ok: false, error: `no answer within ${timeoutMs} ms` });
+      done({
+        ok: false,
+        error: `no answer within ${timeoutMs} ms`,
+        detail: `timed out after ${timeoutMs}ms`,
+      });
       req.destroy();
     }, timeoutMs);
-    req.on('error', (error: NodeJS.ErrnoException) =>
-      done({ ok: false, error: error.code ?? error.message }),
-    );
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? error.message;
+      done({ ok: false, error: code, detail: NETWORK_ERRORS[code] ?? code });
+    });
     req.end();
   });
 }
@@ -47,6 +65,8 @@ export function probeOnce(port: number, path: string, timeoutMs: number): Promis
 export class ReplicaHealthProber {
   state: ProbeState = 'starting';
   lastError: string | null = null;
+  /** The last check's result ("GET /ready → 404"); null before the first answer. */
+  lastCheck: string | null = null;
   private successes = 0;
   private failures = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -76,6 +96,7 @@ export class ReplicaHealthProber {
   private async tick(): Promise<void> {
     const result = await probeOnce(this.port, this.config.path, this.config.timeoutMs);
     if (this.stopped) return;
+    this.lastCheck = result.detail;
     const before = this.state;
     if (result.ok) {
       this.failures = 0;

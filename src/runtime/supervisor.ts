@@ -114,6 +114,7 @@ class Replica {
       restarts: this.restarts,
       lastExit: this.lastExit,
       startedAt: this.startedAt,
+      lastCheck: this.prober?.lastCheck ?? null,
     };
   }
 

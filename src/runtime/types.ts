@@ -49,6 +49,8 @@ export interface ReplicaStatus {
   /** Last exit code or signal, e.g. "code 1" or "signal SIGKILL". */
   lastExit: string | null;
   startedAt: string | null;
+  /** The last health check's result while it runs ("GET /ready → 404", "connection refused"). */
+  lastCheck?: string | null;
 }
 
 export interface RuntimeServiceInput {

@@ -5,6 +5,13 @@ function seconds(ms: unknown): string {
   return typeof ms === 'number' ? `${(ms / 1000).toFixed(1)}s` : '';
 }
 
+function indent(text: string, by: string): string {
+  return text
+    .split('\n')
+    .map((line) => by + line)
+    .join('\n');
+}
+
 /**
  * Renders the engine's event stream as progress lines on stderr: one line when a step starts,
  * one when it ends (with elapsed time and reason), retries and progress in between. Plain lines,
@@ -23,7 +30,8 @@ export function progressRenderer(io: Io): (event: EventRecord) => void {
         io.err(`  ${c.dim('…')} ${event.message}`);
         break;
       case 'step.progress':
-        io.err(`    ${c.dim(`${step}: ${event.message}`)}`);
+        // Under the step's own line; a message of several lines (log lines) keeps its indentation.
+        io.err(indent(c.dim(event.message), '    '));
         break;
       case 'step.retrying':
         io.err(`  ${c.yellow('↻')} ${step}: ${event.message}`);
@@ -32,7 +40,8 @@ export function progressRenderer(io: Io): (event: EventRecord) => void {
         io.err(`  ${c.green('✓')} ${step} ${c.dim(seconds(event.data?.ms))}  ${event.message}`);
         break;
       case 'step.failed':
-        io.err(`  ${c.red('✗')} ${step} ${c.dim(seconds(event.data?.ms))}  ${c.red(event.message)}`);
+        // The reason is the operation's error, which the command prints once when it ends.
+        io.err(`  ${c.red('✗')} ${step} ${c.dim(seconds(event.data?.ms))}`);
         break;
       case 'step.cancelled':
         io.err(`  ${c.yellow('■')} ${step}  ${event.message}`);

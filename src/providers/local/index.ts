@@ -28,6 +28,28 @@ export const BERTH_ACTOR = 'berth';
 /** Replicas that restarted this often without ever becoming healthy will not: stop waiting for them. */
 const CRASH_LOOP_RESTARTS = 3;
 
+/** How much of a replica's log file is read to find its last runs' output. */
+const LOG_SCAN_LINES = 400;
+
+/** The runtime's own lines in a replica's log file ("--- berth runtime: starting replica 0 ..."). */
+const RUNTIME_MARKER = '--- berth runtime: ';
+
+/**
+ * The output of a replica's latest run that printed anything, without the runtime's markers. A
+ * log file is kept by service name, so only the compute's own runs (the last `ownRuns` starts)
+ * are looked at: a deleted service of the same name never speaks for this one.
+ */
+export function lastRunOutput(fileLines: string[], ownRuns: number, max: number): string[] {
+  const runs: string[][] = [];
+  for (const line of fileLines) {
+    if (line.startsWith(`${RUNTIME_MARKER}starting replica`)) runs.push([]);
+    else if (!line.startsWith(RUNTIME_MARKER)) runs[runs.length - 1]?.push(line);
+  }
+  const own = runs.slice(-ownRuns);
+  const spoke = own.filter((run) => run.some((line) => line.trim() !== '')).pop() ?? [];
+  return spoke.slice(-max);
+}
+
 export interface LocalProviderOptions {
   /** Called when the runtime was not running and is being started. */
   onRuntimeStart?: (message: string) => void;
@@ -157,6 +179,13 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
         healthy,
         desired: service.replicas,
         detail,
+        replicas: replicas.map((replica) => ({
+          index: replica.index,
+          state: replica.state,
+          lastCheck: replica.lastCheck ?? null,
+          lastExit: replica.lastExit,
+          restarts: replica.restarts,
+        })),
       };
     },
     async activity(env, window) {
@@ -173,8 +202,16 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
         }));
     },
     async recentLogs(computeId, lines) {
-      const replicas = await client.logs(computeId, lines);
-      return replicas.flatMap((replica) => replica.lines.map((line) => `[replica ${replica.index}] ${line}`));
+      const [service, logs] = await Promise.all([
+        client.get('services', computeId),
+        client.logs(computeId, LOG_SCAN_LINES),
+      ]);
+      return logs.flatMap((replica) => {
+        const runs = service?.replicaStatus.find((status) => status.index === replica.index)?.restarts ?? 0;
+        return lastRunOutput(replica.lines, runs + 1, lines).map(
+          (line) => `[replica ${replica.index}] ${line}`,
+        );
+      });
     },
     watch(_env, onChange, signal) {
       void watchRuntime(client, onChange, signal);

@@ -1,0 +1,89 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, spawnCli } from '../test/helpers/cli.js';
+import { startTestRuntime, type TestRuntime } from '../test/helpers/runtime.js';
+
+/**
+ * A deploy that goes wrong tells the truth, as a user sees it in a non-TTY (a pipe) at 80 columns:
+ * why the replicas are not healthy while it waits, a crash with its exit code and log lines once,
+ * and the final error once.
+ */
+
+const NARROW = { COLUMNS: '80' };
+
+/** A service whose health path answers 404 (every other path 200). */
+const NOT_READY_SERVER = `
+import { createServer } from 'node:http';
+createServer((req, res) => {
+  res.writeHead(req.url === '/ready' ? 404 : 200);
+  res.end('x\\n');
+}).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening on ' + process.env.PORT));
+`;
+
+/** A service that exits at once with code 3, saying why. */
+const CRASHING_SERVER = `
+console.log('booting');
+console.error('Error: DATABASE_URL is not set');
+process.exit(3);
+`;
+
+function service(name: string, server: string, replicas: number): string {
+  const dir = mkdtempSync(join(tmpdir(), `berth-${name}-`));
+  writeFileSync(join(dir, 'server.mjs'), server);
+  writeFileSync(
+    join(dir, 'berth.yaml'),
+    `name: ${name}\nrun:\n  command: [node, server.mjs]\nreplicas: ${replicas}\nhealth:\n  path: /ready\n`,
+  );
+  return dir;
+}
+
+const count = (text: string, part: string) => text.split(part).length - 1;
+
+describe('a failing deploy says why', () => {
+  let runtime: TestRuntime;
+  beforeEach(async () => {
+    runtime = await startTestRuntime();
+  });
+  afterEach(async () => {
+    await runtime.stop();
+  });
+
+  it('shows "GET /ready → 404" within 5 s of the first check, with elapsed time and deadline; the error once', async () => {
+    const dir = service('notready', NOT_READY_SERVER, 2);
+    const deploy = spawnCli(['deploy', dir, '--env', 'local', '--health-timeout', '8'], {
+      dataDir: runtime.dataDir,
+      env: NARROW,
+    });
+    // The first update is shown as soon as the step waits; the check's result within 5 s of it.
+    await deploy.waitForStderr('0/2 healthy, 0s of 8s', 30_000);
+    await deploy.waitForStderr('GET /ready → 404', 5_000);
+    const { code, stdout, stderr } = await deploy.exited;
+    expect(code, stderr).toBe(1);
+
+    const updates = stderr.split('\n').filter((line) => /healthy, \d+s of 8s/.test(line));
+    expect(updates.some((line) => line.includes('replicas 0,1 starting: GET /ready → 404'))).toBe(true);
+    for (const line of updates) expect(line.length, line).toBeLessThanOrEqual(80);
+
+    // The final error, with the replicas' last log lines, is printed once.
+    const all = stdout + stderr;
+    expect(count(all, 'not healthy after 8s'), all).toBe(1);
+    expect(count(all, 'last log lines'), all).toBe(1);
+    expect(count(all, 'listening on'), all).toBe(2); // one line per replica
+    expect(stderr).toContain('deploy failed at step "wait until healthy"');
+  });
+
+  it('reports a crashing replica with its exit code and its last log lines, once', async () => {
+    const dir = service('crashy', CRASHING_SERVER, 1);
+    const deploy = await runCli(['deploy', dir, '--env', 'local', '--health-timeout', '30'], {
+      dataDir: runtime.dataDir,
+      env: NARROW,
+    });
+    expect(deploy.code, deploy.stderr).toBe(1);
+    const all = deploy.stdout + deploy.stderr;
+    expect(deploy.stderr).toContain('replica 0 exited with code 3; its last log lines:');
+    expect(count(all, 'Error: DATABASE_URL is not set'), all).toBe(1);
+    expect(deploy.stdout).toMatch(/replicas keep exiting: replica 0 .*restarted \d+×/);
+  });
+});
