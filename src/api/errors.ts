@@ -6,6 +6,7 @@
 import type { FastifyError } from 'fastify';
 import type { z } from 'zod';
 import { isUserError, type ExitCode } from '../core/errors.js';
+import { providerFailure } from '../core/provider-errors.js';
 
 export interface ApiErrorBody {
   error: string;
@@ -72,6 +73,20 @@ export function toHttpError(error: unknown): { status: number; body: ApiErrorBod
         details: error.details,
         hint: error.hint ?? null,
         exitCode: error.exitCode,
+      },
+    };
+  }
+  const unreachable = providerFailure(error);
+  if (unreachable) {
+    // The provider behind the API failed, not the API: 502, and the CLI exits 1.
+    return {
+      status: 502,
+      body: {
+        error: unreachable.code,
+        message: unreachable.message,
+        details: unreachable.details,
+        hint: unreachable.hint ?? null,
+        exitCode: unreachable.exitCode,
       },
     };
   }

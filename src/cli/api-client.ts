@@ -66,7 +66,8 @@ export class ApiClient {
     } catch {
       // not JSON: a proxy or another server answered
     }
-    if (response.status >= 500) {
+    // A 5xx is a bug in the API, except a 502 saying that a provider behind it cannot be reached.
+    if (response.status >= 500 && body.error !== 'provider_unreachable') {
       throw new Error(`the berth API answered ${response.status}: ${body.message ?? response.statusText}`);
     }
     const exitCode = ([1, 2, 3, 4].includes(body.exitCode ?? 0) ? body.exitCode : 2) as ExitCode;

@@ -5,6 +5,7 @@ import { COMMANDS } from './commands/index.js';
 import { Interrupted, processIo, type Io } from './io.js';
 import { resolveDataDir, type GlobalOptions } from './globals.js';
 import { isUserError, type UserError } from '../core/errors.js';
+import { providerFailure } from '../core/provider-errors.js';
 
 // Everything berth writes (the data dir, its tokens, state and logs) is private to its owner.
 process.umask(0o077);
@@ -55,9 +56,11 @@ const runner: Runner = async (spec, input, command) => {
       process.exitCode = 130;
       return;
     }
-    if (isUserError(error)) {
-      printUserError(io, error, globals.json);
-      process.exitCode = error.exitCode;
+    // A provider that cannot be reached is the user's to fix (exit 1), not a bug in berth.
+    const userError = isUserError(error) ? error : providerFailure(error);
+    if (userError) {
+      printUserError(io, userError, globals.json);
+      process.exitCode = userError.exitCode;
       return;
     }
     io.err(`${io.color.red('internal error (this is a bug in berth, please report it):')}`);

@@ -10,6 +10,7 @@ import type {
 } from '@smithy/types';
 
 import { installThrottle, type AwsService, type RetryOptions } from './throttle.js';
+import { installUnreachable } from './unreachable.js';
 
 // berth supports Node 20 and pins SDK versions that do; the SDK's notice that later versions will
 // need Node 22 would otherwise print on every AWS command's stderr.
@@ -46,6 +47,12 @@ export function prepareClient<C extends { middlewareStack: unknown }>(
   connection: AwsConnection,
 ): C {
   const stack = client.middlewareStack as unknown as MiddlewareStack<object, MetadataBearer>;
+  // Added first, so it wraps the throttle: it sees a call's failure once every retry is spent.
+  installUnreachable(
+    stack,
+    service,
+    connection.endpoint ?? `https://${service}.${connection.region}.amazonaws.com`,
+  );
   installThrottle(stack, service, `${connection.region}|${connection.endpoint ?? 'aws'}`, connection.retry);
   connection.customize?.(stack, service);
   return client;
