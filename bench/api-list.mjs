@@ -16,112 +16,22 @@
 // resolution, reset at every scrape). Loopback only; everything it starts is stopped.
 //   npm run bench:api
 //   SERVICES=1000 RUNS=3 SECONDS=12 BENCH_DATA_DIR=/tmp/keep npm run bench:api   (reuses a seeded dir)
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAverage, seedServices, settle, startUp, stopRuntime } from './support/control-plane.mjs';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin/berth.js');
-const HELLO = join(ROOT, 'examples/hello');
 const SERVICES = Number(process.env.SERVICES ?? 1000);
 const REQUESTS = Number(process.env.REQUESTS ?? 200);
 const RUNS = Number(process.env.RUNS ?? 3);
 const SECONDS = Number(process.env.SECONDS ?? 12);
-const SEED_CONCURRENCY = 100;
 const GOAL_P99_MS = 50;
 const GOAL_MAX_MS = 100;
 
-const { Engine } = await import(join(ROOT, 'dist/engine/engine.js'));
-const { SqliteStateStore } = await import(join(ROOT, 'dist/state/sqlite/store.js'));
-const { localProvider } = await import(join(ROOT, 'dist/providers/local/index.js'));
-const { connectRuntime } = await import(join(ROOT, 'dist/runtime/launcher.js'));
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 };
-const childEnv = (dataDir) => ({ ...process.env, NO_COLOR: '1', BERTH_HOME: dataDir, BERTH_PROXY_PORT: '0' });
-
-function berth(args, dataDir) {
-  return execFileSync(process.execPath, [BIN, ...args], {
-    env: childEnv(dataDir),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  }).toString();
-}
-
-const spec = (name) => ({
-  name,
-  run: { command: ['node', 'server.js'], cwd: HELLO },
-  port: 8080,
-  replicas: 0,
-  health: { path: '/healthz', intervalMs: 1000, timeoutMs: 500, healthyThreshold: 1, unhealthyThreshold: 2 },
-  domains: [],
-  env: { GREETING: 'v1' },
-  protection: { deletion: false },
-  drift: 'heal',
-});
-
-const env = {
-  name: 'local',
-  provider: 'local',
-  protected: false,
-  color: 'green',
-  drift: 'heal',
-  local: { domain: 'localhost' },
-};
-
-/** Deploys svc-0000 … up to SERVICES through the engine (those already there are kept). */
-async function seed(dataDir) {
-  berth(['ls', '--env', 'local', '--direct'], dataDir); // default config; starts the runtime
-  const client = await connectRuntime(dataDir);
-  const store = SqliteStateStore.open(join(dataDir, 'state.db'));
-  try {
-    const engine = new Engine({ store, provider: localProvider(client, await client.info()), env });
-    const existing = new Set((await store.listServices('local')).map((record) => record.name));
-    const names = Array.from({ length: SERVICES }, (_, i) => `svc-${String(i).padStart(4, '0')}`).filter(
-      (name) => !existing.has(name),
-    );
-    if (names.length === 0) return;
-    const started = Date.now();
-    let next = 0;
-    const worker = async () => {
-      while (next < names.length) {
-        const name = names[next++];
-        const outcome = await engine.deploy(spec(name));
-        if (outcome.operation.status !== 'succeeded') {
-          throw new Error(`deploying ${name} failed: ${outcome.operation.error}`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: SEED_CONCURRENCY }, worker));
-    console.error(`seeded ${names.length} services in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  } finally {
-    await store.close();
-  }
-}
-
-async function startUp(dataDir) {
-  const child = spawn(process.execPath, [BIN, 'up', '--port', '0', '--json'], {
-    env: childEnv(dataDir),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const giveUp = Date.now() + 60_000;
-  while (!stderr.includes('control plane is up')) {
-    if (child.exitCode !== null || Date.now() > giveUp) {
-      child.kill('SIGKILL');
-      throw new Error(`berth up did not start:\n${stderr}`);
-    }
-    await sleep(50);
-  }
-  return { child, api: JSON.parse(stdout.split('\n')[0]).api, stderr: () => stderr };
-}
 
 async function list(api, token) {
   const started = performance.now();
@@ -149,37 +59,15 @@ async function loopMaxMs(api, token) {
   return match ? Number(match[1]) * 1000 : NaN;
 }
 
-function loadAverage() {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
-async function lastSeq(api, token) {
-  const response = await fetch(`${api}/v1/envs/local/events?limit=1`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  return (await response.json()).at(-1)?.seq ?? 0;
-}
-
-async function settle(api, token) {
-  const giveUp = Date.now() + 60_000;
-  let seq = await lastSeq(api, token);
-  let quietSince = Date.now();
-  while (Date.now() - quietSince < 3_000 && Date.now() < giveUp) {
-    await sleep(250);
-    const now = await lastSeq(api, token);
-    if (now !== seq) [seq, quietSince] = [now, Date.now()];
-  }
-}
-
 async function main(dataDir) {
-  await seed(dataDir);
+  await seedServices(dataDir, SERVICES);
   const up = await startUp(dataDir);
+  const { token } = up;
   try {
-    const token = readFileSync(join(dataDir, 'api-token'), 'utf8').trim();
     // Warm up (first snapshot, JIT), then let the reconciler's first pass over every service end:
     // until no event was recorded for 3 s (at most 60 s).
     for (let i = 0; i < 10; i++) await list(up.api, token);
-    await settle(up.api, token);
+    await settle(up);
     const { body } = await list(up.api, token);
     const statuses = JSON.parse(body);
     if (statuses.length !== SERVICES) throw new Error(`listed ${statuses.length} services, not ${SERVICES}`);
@@ -222,8 +110,7 @@ async function main(dataDir) {
       `goal: p99 <= ${GOAL_P99_MS} ms and max <= ${GOAL_MAX_MS} ms in each of ${RUNS} runs: ${met ? 'met' : 'NOT met'}`,
     );
   } finally {
-    up.child.kill('SIGINT');
-    await new Promise((resolve) => (up.child.exitCode !== null ? resolve() : up.child.on('close', resolve)));
+    await up.stop();
   }
 }
 
@@ -233,10 +120,6 @@ const dataDir = kept ?? mkdtempSync(join(tmpdir(), 'berth-bench-api-'));
 try {
   await main(dataDir);
 } finally {
-  try {
-    berth(['runtime', 'stop'], dataDir);
-  } catch {
-    // not running
-  }
+  stopRuntime(dataDir);
   if (!kept) rmSync(dataDir, { recursive: true, force: true });
 }
