@@ -9,6 +9,7 @@
  * to the node:http server of proxy.ts, which then serves that connection to its end.
  */
 import { connect, type Socket } from 'node:net';
+import { hostOfHeader } from '../spec/hostnames.js';
 
 export interface FastUpstream {
   port: number;
@@ -28,6 +29,8 @@ export interface FastContext {
   handoff(socket: Socket, pending: Buffer | null): void;
   readonly pool: UpstreamPool;
   readonly keepAliveTimeoutMs: number;
+  /** How long a client may take to send a complete request head (from its first byte, or from connecting). */
+  readonly headersTimeoutMs: number;
 }
 
 const CRLFCRLF = '\r\n\r\n';
@@ -359,6 +362,36 @@ function badGateway(entry: FastEntry, target: FastUpstream, code: string, close:
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+
+/** True when `buf` has a line feed not preceded by a carriage return (lines must end in CRLF). */
+function hasBareLf(buf: Buffer, end: number): boolean {
+  let i = buf.indexOf(10);
+  while (i >= 0 && i < end) {
+    if (i === 0 || buf[i - 1] !== 13) return true;
+    i = buf.indexOf(10, i + 1);
+  }
+  return false;
+}
+
+/**
+ * For an absolute-form request target (`http://host:port/path`), whether its host is the Host
+ * header's: a request must not be routed by one name and addressed to another.
+ */
+function absoluteTargetMatches(target: string, host: string): boolean {
+  const scheme = target.indexOf('://');
+  if (scheme < 0) return false;
+  let end = target.indexOf('/', scheme + 3);
+  if (end < 0) end = target.length;
+  const query = target.indexOf('?', scheme + 3);
+  if (query >= 0 && query < end) end = query;
+  let authority = target.slice(scheme + 3, end);
+  const at = authority.lastIndexOf('@');
+  if (at >= 0) authority = authority.slice(at + 1);
+  return authority.length > 0 && hostOfHeader(authority) === hostOfHeader(host);
+}
+
 /** One client connection on the fast path. */
 export class ClientConnection {
   private state = State.Idle;
@@ -397,6 +430,15 @@ export class ClientConnection {
     if (this.state === State.Idle) this.socket.destroy();
   };
   private readonly onError = () => {};
+  /** Armed while a request head is incomplete (and at connect): a head must arrive in time. */
+  private headTimer: NodeJS.Timeout | null = null;
+  private readonly onHeadDeadline = () => {
+    this.headTimer = null;
+    if (this.state !== State.Idle) return;
+    this.state = State.Gone;
+    this.pending = null;
+    this.socket.end(REQUEST_TIMEOUT);
+  };
 
   constructor(
     readonly socket: Socket,
@@ -410,6 +452,22 @@ export class ClientConnection {
     socket.on('error', this.onError);
     socket.on('timeout', this.onTimeout);
     socket.setTimeout(ctx.keepAliveTimeoutMs);
+    this.headTimer = setTimeout(this.onHeadDeadline, ctx.headersTimeoutMs);
+  }
+
+  private clearHeadDeadline(): void {
+    if (this.headTimer !== null) {
+      clearTimeout(this.headTimer);
+      this.headTimer = null;
+    }
+  }
+
+  /** Answer 400 and close: the request cannot be read safely. */
+  private badRequest(): void {
+    this.clearHeadDeadline();
+    this.state = State.Gone;
+    this.pending = null;
+    this.socket.end(BAD_REQUEST);
   }
 
   private clientData(chunk: Buffer): void {
@@ -464,6 +522,7 @@ export class ClientConnection {
     s.off('error', this.onError);
     s.off('timeout', this.onTimeout);
     s.setTimeout(0);
+    this.clearHeadDeadline();
   }
 
   private handoff(): void {
@@ -479,21 +538,26 @@ export class ClientConnection {
     const buf = this.pending!;
     const headEnd = buf.indexOf(CRLFCRLF);
     if (headEnd < 0) {
-      if (buf.length > MAX_HEAD) this.handoff();
+      // an incomplete head: refuse bare-LF line ends now (it would never complete), and give the
+      // rest until the deadline (slow senders must not hold connections open for ever)
+      if (hasBareLf(buf, buf.length)) return this.badRequest();
+      if (buf.length > MAX_HEAD) return this.handoff();
+      this.headTimer ??= setTimeout(this.onHeadDeadline, this.ctx.headersTimeoutMs);
       return;
     }
+    this.clearHeadDeadline();
     const head = buf.toString('latin1', 0, headEnd);
     const lineEnd = head.indexOf('\r\n');
     const requestLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
     const sp1 = requestLine.indexOf(' ');
     const sp2 = requestLine.indexOf(' ', sp1 + 1);
+    if (requestLine.indexOf('\n') >= 0) return this.badRequest();
     if (
       sp1 <= 0 ||
       sp2 < 0 ||
       sp2 === sp1 + 1 ||
       requestLine.length !== sp2 + 9 ||
-      !requestLine.endsWith(' HTTP/1.1') ||
-      requestLine.indexOf('\n') >= 0
+      !requestLine.endsWith(' HTTP/1.1')
     )
       return this.handoff();
     const method = requestLine.slice(0, sp1);
@@ -529,7 +593,7 @@ export class ClientConnection {
           const name = head.slice(pos, colon).toLowerCase();
           switch (name) {
             case 'host':
-              if (host !== undefined) return this.handoff();
+              if (host !== undefined) return this.badRequest(); // which one would be routed?
               host = head.slice(colon + 1, end).trim();
               break;
             case 'content-length': {
@@ -578,12 +642,14 @@ export class ClientConnection {
       }
       if (keep) {
         const line = head.slice(pos, end);
-        if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) return this.handoff();
+        if (line.indexOf('\n') >= 0 || line.indexOf('\r') >= 0) return this.badRequest();
         out += `${line}\r\n`;
       }
       pos = end + 2;
     }
     if (host === undefined || (chunked && length >= 0)) return this.handoff();
+    if (target.charCodeAt(0) !== 47 /* / */ && target !== '*' && !absoluteTargetMatches(target, host))
+      return this.badRequest();
     const entry = this.ctx.lookup(host);
     if (!entry) return this.handoff();
 
@@ -873,6 +939,7 @@ export class ClientConnection {
   }
 
   private clientClose(): void {
+    this.clearHeadDeadline();
     const up = this.up;
     this.state = State.Gone;
     this.up = null;

@@ -69,6 +69,52 @@ function errorEntry(status: number, body: string): ErrorEntry {
 
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
+export interface ProxyLimits {
+  /** How long a client may take to send a complete request head. Default 10 s ($BERTH_PROXY_HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs: number;
+  /** Open connections one client address may hold. Default 256 ($BERTH_PROXY_MAX_CONNECTIONS_PER_CLIENT). */
+  maxConnectionsPerClient: number;
+}
+
+function positiveFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isInteger(value) && value > 0 ? value : fallback;
+}
+
+export function defaultProxyLimits(): ProxyLimits {
+  return {
+    headersTimeoutMs: positiveFromEnv('BERTH_PROXY_HEADERS_TIMEOUT_MS', 10_000),
+    maxConnectionsPerClient: positiveFromEnv('BERTH_PROXY_MAX_CONNECTIONS_PER_CLIENT', 256),
+  };
+}
+
+const TOO_MANY_CONNECTIONS =
+  'berth runtime: too many open connections from your address; close some and retry\n';
+
+/**
+ * Why a request that reached node:http must not be routed: two Host headers (which one would be
+ * routed?), or an absolute-form target naming another host than Host. Undefined when it is fine.
+ */
+export function requestHostProblem(req: IncomingMessage): string | undefined {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) return 'more than one Host header';
+  const url = req.url ?? '';
+  if (url.startsWith('/') || url === '*') return undefined;
+  let authority = '';
+  try {
+    authority = new URL(url).host;
+  } catch {
+    return 'a request target that is neither a path nor an absolute URL';
+  }
+  if (hostOfHeader(authority) !== normalizeHost(req.headers.host)) {
+    return 'an absolute URL whose host is not the Host header';
+  }
+  return undefined;
+}
+
 /**
  * The runtime's HTTP proxy (its ALB + Route 53): routes by Host to healthy replicas, round-robin.
  * The host -> target table is precomputed on every state change, so a request does one map lookup.
@@ -87,11 +133,14 @@ export class RuntimeProxy {
   private readonly fast: FastContext;
   private table = new Map<string, Entry>();
   private port = 0;
+  /** Open connections per client address (the per-client cap). */
+  private readonly perClient = new Map<string, number>();
 
   constructor(
     private readonly store: RuntimeStore,
     private readonly supervisor: Supervisor,
     private readonly proxyHost: string,
+    private readonly limits: ProxyLimits = defaultProxyLimits(),
   ) {
     this.agent = new Agent({
       keepAlive: true,
@@ -101,12 +150,19 @@ export class RuntimeProxy {
       scheduling: 'lifo',
       noDelay: true,
     } as ConstructorParameters<typeof Agent>[0]);
-    this.server = createServer({ noDelay: true, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) =>
-      this.handle(req, res),
+    this.server = createServer(
+      {
+        noDelay: true,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeout: limits.headersTimeoutMs,
+        connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+      },
+      (req, res) => this.handle(req, res),
     );
     this.fast = {
       pool: this.pool,
       keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeoutMs: limits.headersTimeoutMs,
       lookup: (rawHost: string): FastEntry | null => {
         const entry = this.table.get(rawHost) ?? this.table.get(normalizeHost(rawHost));
         return entry && entry.ok ? entry : null;
@@ -119,6 +175,7 @@ export class RuntimeProxy {
       },
     };
     this.listener = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket: Socket) => {
+      if (!this.admit(socket)) return;
       this.fastConnections.add(socket);
       socket.once('close', () => this.fastConnections.delete(socket));
       new ClientConnection(socket, this.fast);
@@ -132,6 +189,31 @@ export class RuntimeProxy {
     });
     store.on('change', () => this.rebuild());
     supervisor.on('change', () => this.rebuild());
+  }
+
+  /**
+   * Counts the connection against its client's cap; over the cap it is answered 429 and closed,
+   * so that one client cannot hold every connection the proxy can keep open.
+   */
+  private admit(socket: Socket): boolean {
+    const client = socket.remoteAddress ?? '';
+    const open = this.perClient.get(client) ?? 0;
+    if (open >= this.limits.maxConnectionsPerClient) {
+      socket.on('error', () => socket.destroy());
+      socket.end(
+        `HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+          `content-length: ${TOO_MANY_CONNECTIONS.length}\r\nretry-after: 1\r\nconnection: close\r\n\r\n${TOO_MANY_CONNECTIONS}`,
+      );
+      socket.setTimeout(5_000, () => socket.destroy());
+      return false;
+    }
+    this.perClient.set(client, open + 1);
+    socket.once('close', () => {
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left > 0) this.perClient.set(client, left);
+      else this.perClient.delete(client);
+    });
+    return true;
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -232,6 +314,17 @@ export class RuntimeProxy {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const problem = requestHostProblem(req);
+    if (problem) {
+      const body = `berth runtime: bad request: ${problem}\n`;
+      res.writeHead(400, {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        connection: 'close',
+      });
+      res.end(body);
+      return;
+    }
     const rawHost = req.headers.host;
     const { entry } = this.lookup(rawHost);
     if (!entry.ok) {
@@ -327,6 +420,10 @@ export class RuntimeProxy {
     const rawHost = req.headers.host;
     const { entry } = this.lookup(rawHost);
     socket.on('error', () => socket.destroy());
+    if (requestHostProblem(req)) {
+      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
     if (!entry.ok) {
       socket.end(
         `HTTP/1.1 ${entry.status} ${entry.status === 404 ? 'Not Found' : 'Service Unavailable'}\r\n` +
