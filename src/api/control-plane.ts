@@ -243,11 +243,10 @@ export class ControlPlane {
 
   /**
    * Operations left running by a control plane (or CLI) that died: finished here in the background
-   * (each resumes at its first unfinished step).
+   * (each resumes at its first unfinished step). A peer that gets there first runs it instead.
    */
   async resumeInterrupted(actor: Actor): Promise<void> {
     for (const env of Object.values(this.config.environments)) {
-      if (env.provider !== 'local') continue;
       try {
         const open = await this.open(env.name);
         for (const record of await open.store.listServices(env.name)) {
@@ -259,9 +258,10 @@ export class ControlPlane {
             actor,
             this.guardedStore(open.store, () => undefined),
           );
-          this.track(engine.finishInterrupted(record.name, { wait: false })).catch((error: unknown) =>
-            this.log(`resuming ${active.id} failed: ${errorMessage(error)}`),
-          );
+          this.track(engine.finishInterrupted(record.name, { wait: false })).catch((error: unknown) => {
+            if (error instanceof UserError && error.code === 'operation_active') return; // a peer has it
+            this.log(`resuming ${active.id} failed: ${errorMessage(error)}`);
+          });
         }
       } catch (error) {
         this.log(`cannot resume operations in ${env.name}: ${errorMessage(error)}`);

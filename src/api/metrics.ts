@@ -1,5 +1,11 @@
-/** Prometheus metrics at /metrics: operations by kind and result, step durations, API latency. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+/**
+ * Prometheus metrics at /metrics: operations by kind and result, step durations, API latency,
+ * drift seen, and the reconcilers of this process (which environments it leads, how fresh their
+ * observations are, how much drift each service shows now). Each control plane reports what it
+ * does itself: scrape every replica.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ReconcilerStatus } from '../reconciler/index.js';
 import type { EventRecord } from '../state/store.js';
 
 export interface Metrics {
@@ -7,6 +13,8 @@ export interface Metrics {
   /** Feeds operation and step metrics from the engine's event stream. */
   observeEvent(event: EventRecord): void;
   observeRequest(method: string, route: string, status: number, seconds: number): void;
+  /** Where the reconciler gauges come from (read at every scrape). */
+  watchReconcilers(source: () => ReconcilerStatus[]): void;
 }
 
 /** A registry of its own per app (tests build many apps in one process). */
@@ -33,10 +41,67 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const drift = new Counter({
+    name: 'berth_drift_detected_total',
+    help: 'Drift seen by the reconciler (each new or changed item once), by environment, resource kind and state',
+    labelNames: ['env', 'kind', 'state'] as const,
+    registers: [registry],
+  });
+  let reconcilers: () => ReconcilerStatus[] = () => [];
+  new Gauge({
+    name: 'berth_reconciler_leader',
+    help: "1 when this process's reconciler holds the environment's lease and acts, 0 while it stands by",
+    labelNames: ['env'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const status of reconcilers()) this.set({ env: status.env }, status.leader ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'berth_reconciler_observation_age_seconds',
+    help: "Age of the leading reconciler's latest observation of the environment",
+    labelNames: ['env'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const status of reconcilers()) {
+        if (!status.leader || !status.lastObservationAt) continue;
+        this.set({ env: status.env }, (Date.now() - Date.parse(status.lastObservationAt)) / 1000);
+      }
+    },
+  });
+  new Gauge({
+    name: 'berth_service_drift_items',
+    help: 'Resources of a service that differ from what berth desires now, as the leading reconciler last saw them',
+    labelNames: ['env', 'service'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const status of reconcilers()) {
+        if (!status.leader) continue;
+        for (const service of status.services) {
+          this.set({ env: status.env, service: service.service }, service.drift.length);
+        }
+      }
+    },
+  });
   return {
     registry,
+    watchReconcilers(source) {
+      reconcilers = source;
+    },
     observeEvent(event) {
       const data = event.data ?? {};
+      if (event.type === 'drift.seen' && Array.isArray(data.items)) {
+        for (const item of data.items as { kind?: unknown; state?: unknown }[]) {
+          drift.inc({
+            env: event.env,
+            kind: String(item.kind ?? 'unknown'),
+            state: String(item.state ?? 'unknown'),
+          });
+        }
+      }
       if (/^operation\.(succeeded|failed|cancelled)$/.test(event.type)) {
         operations.inc({
           env: event.env,

@@ -19,10 +19,17 @@ export function apiPaths(dataDir: string): ApiPaths {
   };
 }
 
-/** What `berth up` writes to api.json; it stays after a stop, so the CLI keeps expecting the API. */
+/**
+ * What `berth up` writes to api.json; it stays after a stop, so the CLI keeps expecting the API.
+ * Several peers on one data dir: one holds it at a time (see peers.ts); `peers/<pid>.json` lists
+ * every one of them.
+ */
 export interface ApiDiscovery {
   url: string;
   pid: number;
+  /** The host and start time of process `pid` (see engine/owner.ts), so a reused PID is not taken for it. */
+  host?: string;
+  start?: string | null;
   startedAt: string;
   dashboardUrl: string;
   /** Set when the control plane stopped cleanly. */

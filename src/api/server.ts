@@ -20,6 +20,8 @@ export interface StartOptions {
   /** Extra accepted Host header values (host:port), e.g. behind a reverse proxy. */
   allowHosts?: string[];
   log?: (message: string) => void;
+  /** How long the environment leases last without renewal (default 15 s). */
+  leaseTtlMs?: number;
 }
 
 export interface RunningControlPlane {
@@ -28,6 +30,8 @@ export interface RunningControlPlane {
   plane: ControlPlane;
   /** The dashboard's sessions: `berth up` mints the one-time sign-in code it prints here. */
   sessions: SessionStore;
+  /** The reconcilers beside the API (one per environment; the lease decides which one acts). */
+  hosts: ControlPlaneHosts;
   /**
    * Stops accepting requests, ends live streams, lets each running operation finish its current
    * step (up to `graceMs`), then closes. Operations still running stay resumable.
@@ -61,16 +65,20 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
   allowed = defaultAllowedHosts(port, options.allowHosts);
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${urlHost}:${port}`;
-  hosts = await startControlPlaneHosts(plane);
+  hosts = await startControlPlaneHosts(plane, { leaseTtlMs: options.leaseTtlMs });
+  const running = hosts;
+  metrics.watchReconcilers(() => running.reconcilers());
   void plane.resumeInterrupted({ name: 'control-plane', interface: 'api' });
   return {
     url,
     port,
     plane,
     sessions,
+    hosts,
     async close(graceMs) {
+      // Leases first, so that a peer takes over this process's environments at once.
+      await running.stop();
       await app.close();
-      await hosts?.stop();
       return plane.close(graceMs);
     },
   };

@@ -30,7 +30,12 @@ export interface ReconcilerOptions {
   onEvent?: (event: EventRecord) => void;
   /** Lease owner name. Default host/pid/random (a dead local holder's lease is taken at once). */
   owner?: string;
-  /** How long the environment lease lasts without renewal. Default 15 s (renewed every third). */
+  /**
+   * How long the environment lease lasts without renewal. Default 15 s. The holder renews it, and
+   * a standby tries to take it, every third of that, at most every 2 s (client-go's retry period):
+   * a standby takes a dead local holder's lease within one retry, a remote one's within the TTL
+   * plus one retry.
+   */
   leaseTtlMs?: number;
   /**
    * Keys worked on at once, i.e. repairs (detection does not use workers). Default 20: repairs
@@ -243,8 +248,9 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     passLoop ??= runPasses().finally(() => (passLoop = null));
   };
 
-  // The lease: renewed every third of its life; a dead local holder's lease counts as expired.
+  // The lease: renewed every retry period; a dead local holder's lease counts as expired.
   const tickLease = async () => {
+    if (abort.signal.aborted) return;
     const now = Date.now();
     let at = now;
     const current = await store.getLease(leaseName);
@@ -258,6 +264,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       at = current.expiresAt;
     }
     const lease = await store.acquireLease(leaseName, owner, leaseTtlMs, at);
+    if (abort.signal.aborted) return; // stopping: stop() releases it
     const was = isLeader();
     // Act only until a bit before expiry, so a slow renewal never overlaps the next holder.
     leaderUntil = lease
@@ -271,20 +278,22 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
         operationId: null,
         type: 'reconciler.leading',
         message: `reconciler ${owner} now watches ${env.name} (lease term ${lease.token}; resync every ${resyncMs / 1000}s)`,
-        data: { token: lease.token },
+        data: {
+          token: lease.token,
+          owner,
+          ...(current?.owner && current.owner !== owner ? { from: current.owner } : {}),
+        },
       });
       requestPass();
     }
   };
+  const retryPeriodMs = Math.max(50, Math.min(2_000, Math.floor(leaseTtlMs / 3)));
   let leaseLoop: Promise<void> | null = null;
-  const leaseTimer = setInterval(
-    () => {
-      leaseLoop ??= tickLease()
-        .catch((error: unknown) => options.onError?.('(lease)', error))
-        .finally(() => (leaseLoop = null));
-    },
-    Math.max(50, Math.floor(leaseTtlMs / 3)),
-  );
+  const leaseTimer = setInterval(() => {
+    leaseLoop ??= tickLease()
+      .catch((error: unknown) => options.onError?.('(lease)', error))
+      .finally(() => (leaseLoop = null));
+  }, retryPeriodMs);
   leaseLoop = tickLease()
     .catch((error: unknown) => options.onError?.('(lease)', error))
     .finally(() => (leaseLoop = null));
@@ -326,14 +335,28 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       abort.abort();
       clearInterval(leaseTimer);
       queue.shutDown();
+      const wasLeader = isLeader();
+      // Stop acting and hand the environment over at once: a peer takes the lease at its next
+      // retry. Repairs still running keep their own operation leases, so the next leader waits
+      // for them (or resumes them once this process is gone).
+      leaderUntil = 0;
+      await leaseLoop?.catch(() => undefined);
+      const released = await store.releaseLease(leaseName, owner).catch(() => false);
+      if (wasLeader && released) {
+        await emit({
+          env: env.name,
+          service: null,
+          operationId: null,
+          type: 'reconciler.released',
+          message: `reconciler ${owner} stopped watching ${env.name} (lease released)`,
+          data: { token: leaseToken, owner },
+        }).catch(() => undefined);
+      }
       await Promise.race([
         Promise.allSettled(workers),
         new Promise((resolve) => setTimeout(resolve, 10_000)),
       ]);
-      await leaseLoop?.catch(() => undefined);
       await passLoop?.catch(() => undefined);
-      leaderUntil = 0;
-      await store.releaseLease(leaseName, owner).catch(() => false);
     },
     enqueue(service) {
       queue.add(service);
