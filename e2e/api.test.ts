@@ -113,13 +113,20 @@ describe('berth up: the control plane', () => {
     expect(response.status).toBe(200);
     expect(response.body).toMatch(/^hola from replica/);
 
-    // With the API down, the CLI exits 4 and shows the same command with --direct.
-    const down = await runCli(['status', 'hello', '--env', 'local'], { dataDir });
+    // A clean stop is not an outage: the CLI runs directly by itself, and says so once.
+    const after = await runCli(['status', 'hello', '--env', 'local', '--json'], { dataDir });
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stderr).toContain('commands run directly');
+    expect(JSON.parse(after.stdout)[0]).toMatchObject({ health: 'Healthy' });
+    const again = await runCli(['status', 'hello', '--env', 'local', '--json'], { dataDir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('commands run directly');
+
+    // An API that should answer and does not (named by --api here) is exit 4, naming --direct.
+    const down = await runCli(['status', 'hello', '--env', 'local', '--api', info.api], { dataDir });
     expect(down.code).toBe(4);
-    expect(down.stderr).toContain('berth status hello --env local --direct');
-    const direct = await runCli(['status', 'hello', '--env', 'local', '--direct', '--json'], { dataDir });
-    expect(direct.code, direct.stderr).toBe(0);
-    expect(JSON.parse(direct.stdout)[0]).toMatchObject({ health: 'Healthy' });
+    expect(down.stderr).toContain('berth status hello --env local --api');
+    expect(down.stderr).toContain('--direct');
   }, 90_000);
 
   it('Ctrl-C during a step lets the step finish and leaves the operation to resume', async () => {

@@ -59,7 +59,10 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   app.decorateRequest('viaSession', false);
   app.addHook('onRequest', async (request) => {
     const host = (request.headers.host ?? '').toLowerCase();
-    if (!options.allowedHosts().includes(host)) {
+    // Load balancers check a target's health by its address (Host: 10.0.1.23:4000), which no
+    // allow-list can name; /healthz says nothing but "up", so it answers to any Host.
+    const healthCheck = request.routeOptions.url === '/healthz';
+    if (!healthCheck && !options.allowedHosts().includes(host)) {
       throw new HttpError(421, 'host_not_allowed', `this API does not answer to the host "${host}"`, {
         hint: 'call it as localhost or 127.0.0.1, or start it with --allow-host <host:port>',
         exitCode: 3,

@@ -4,12 +4,18 @@
  * exit 4 with the same command spelled with --direct.
  */
 import { UserError, type ExitCode } from '../core/errors.js';
+import { apiFetch } from './loopback-fetch.js';
 
 export interface ApiClientOptions {
   url: string;
   token: string | null;
   /** The command to suggest with --direct when the API cannot be reached. */
   directCommand: string;
+  /**
+   * Called once the API turned out to be unreachable, with the exit-4 error the client would
+   * throw: may return a better one (e.g. "the control plane itself is down: run berth recover").
+   */
+  explainUnreachable?: (error: UserError) => Promise<UserError>;
 }
 
 export interface SseMessage {
@@ -41,15 +47,24 @@ export class ApiClient {
     this.url = options.url.replace(/\/+$/, '');
   }
 
-  private unreachable(cause: unknown): UserError {
+  private async unreachable(cause: unknown): Promise<UserError> {
     const reason =
       cause instanceof Error ? ((cause.cause as Error | undefined)?.message ?? cause.message) : '';
-    return new UserError(`the berth API at ${this.url} cannot be reached${reason ? ` (${reason})` : ''}`, {
-      code: 'api_unreachable',
-      exitCode: 4,
-      cause,
-      hint: `start it with \`berth up\`, or run the same without the API: ${this.options.directCommand}`,
-    });
+    const error = new UserError(
+      `the berth API at ${this.url} cannot be reached${reason ? ` (${reason})` : ''}`,
+      {
+        code: 'api_unreachable',
+        exitCode: 4,
+        cause,
+        hint: `start it with \`berth up\`, or run the same without the API: ${this.options.directCommand}`,
+      },
+    );
+    if (!this.options.explainUnreachable) return error;
+    try {
+      return await this.options.explainUnreachable(error);
+    } catch {
+      return error; // the explanation is a bonus; never hide the real problem behind its failure
+    }
   }
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -65,6 +80,11 @@ export class ApiClient {
       body = (await response.json()) as ApiErrorBody;
     } catch {
       // not JSON: a proxy or another server answered
+    }
+    // A load balancer or the runtime's proxy in front of the control plane, answering for it
+    // because nothing healthy is behind the name: the API is as unreachable as a refused port.
+    if (typeof body.error !== 'string' && [404, 502, 503, 504].includes(response.status)) {
+      throw await this.unreachable(new Error(`${response.status} ${response.statusText} from ${this.url}`));
     }
     // A 5xx is a bug in the API, except a 502 saying that a provider behind it cannot be reached.
     if (response.status >= 500 && body.error !== 'provider_unreachable') {
@@ -82,13 +102,13 @@ export class ApiClient {
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let response: Response;
     try {
-      response = await fetch(`${this.url}${path}`, {
+      response = await apiFetch(`${this.url}${path}`, {
         method,
         headers: this.headers(body === undefined ? {} : { 'content-type': 'application/json' }),
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      throw this.unreachable(error);
+      throw await this.unreachable(error);
     }
     if (!response.ok) await this.fail(response);
     return (await response.json()) as T;
@@ -113,7 +133,7 @@ export class ApiClient {
     for (;;) {
       let response: Response;
       try {
-        response = await fetch(`${this.url}${path}`, {
+        response = await apiFetch(`${this.url}${path}`, {
           headers: this.headers({
             accept: 'text/event-stream',
             ...(lastId !== null ? { 'last-event-id': lastId } : {}),
@@ -122,7 +142,7 @@ export class ApiClient {
         });
       } catch (error) {
         if (options.signal?.aborted) return;
-        if (++failures > 5) throw this.unreachable(error);
+        if (++failures > 5) throw await this.unreachable(error);
         await new Promise((resolve) => setTimeout(resolve, 300 * failures));
         continue;
       }
@@ -135,7 +155,7 @@ export class ApiClient {
         }
       } catch (error) {
         if (options.signal?.aborted) return;
-        if (++failures > 5) throw this.unreachable(error);
+        if (++failures > 5) throw await this.unreachable(error);
       }
       // The server ended the stream without the message we wait for: reconnect where we were.
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -3,9 +3,18 @@
  * store and provider) or in the control plane (the API). Commands call a Backend and print the
  * same output either way; exit codes are the same too.
  *
- * Which one: `--direct` → direct. `--api URL` or $BERTH_API → the API. Else the API when the data
- * dir names a control plane (`berth up` writes `<data dir>/api.json`), otherwise direct (a data dir
- * where no control plane was ever set up, e.g. `npm run demo`).
+ * Which one (the first that applies):
+ * 1. `--direct` → direct.
+ * 2. `--api URL`, then $BERTH_API → that API.
+ * 3. The current context (`berth login`, `berth context use`, `berth install`) → its URL: the
+ *    control plane service's stable name, never one replica's port.
+ * 4. `<data dir>/api.json`, written by a plain `berth up` → that API; but once it was stopped
+ *    cleanly (Ctrl-C), direct, saying so once: a stopped control plane is not an outage.
+ * 5. Otherwise direct (a data dir where no control plane was ever set up, e.g. `npm run demo`).
+ *
+ * An API that should answer and does not is exit 4; before saying so, the CLI looks directly at
+ * the control plane's own service (`berth`) and, when that is what broke, names the one command
+ * that brings it back (`berth recover --env E`).
  */
 import { sleep } from '../core/clock.js';
 import { UserError } from '../core/errors.js';
@@ -17,10 +26,13 @@ import type { ServiceStatus } from '../engine/status.js';
 import type { VerifiedIdentity } from '../providers/provider.js';
 import type { BerthConfig, EnvironmentConfig, ServiceSpec } from '../spec/types.js';
 import type { EventRecord, OperationRecord } from '../state/store.js';
-import { readApiDiscovery } from '../api/paths.js';
+import { apiPaths, readApiDiscovery, type ApiDiscovery } from '../api/paths.js';
+import { readFileOrNull, writeFileAtomic } from '../runtime/files.js';
 import { serviceEvents, serviceHistory, type ServiceHistory } from '../api/queries.js';
 import { readLocalToken } from '../api/tokens.js';
 import { ApiClient, directCommandLine } from './api-client.js';
+import { currentContext, type Context } from './contexts.js';
+import { explainUnreachable } from './control-plane-down.js';
 import { chooseEnvironment, loadConfig, openEnvironment } from './environment.js';
 import type { GlobalOptions } from './globals.js';
 import type { Io } from './io.js';
@@ -254,17 +266,79 @@ export class ApiBackend implements Backend {
   }
 }
 
+/** Which API the CLI talks to, and why (see the module comment). */
+export interface ApiTarget {
+  url: string;
+  token: string | null;
+  source: 'flag' | 'env' | 'context' | 'discovery';
+  context?: Context;
+}
+
+/**
+ * The API the CLI should use (see the module comment), or null for direct mode. A plain `berth up`
+ * that was stopped cleanly is direct: `onStopped` hears about it (to say so once).
+ */
+export function apiTarget(
+  globals: GlobalOptions,
+  onStopped: (discovery: ApiDiscovery) => void = () => undefined,
+): ApiTarget | null {
+  if (globals.direct) return null;
+  const explicitToken = globals.token ?? process.env.BERTH_TOKEN ?? null;
+  if (globals.api)
+    return { url: globals.api, token: explicitToken ?? readLocalToken(globals.dataDir), source: 'flag' };
+  if (process.env.BERTH_API) {
+    return {
+      url: process.env.BERTH_API,
+      token: explicitToken ?? readLocalToken(globals.dataDir),
+      source: 'env',
+    };
+  }
+  const context = currentContext(globals.dataDir);
+  if (context) return { url: context.url, token: explicitToken ?? context.token, source: 'context', context };
+  const discovery = readApiDiscovery(globals.dataDir);
+  if (!discovery) return null;
+  if (discovery.stoppedAt) {
+    onStopped(discovery);
+    return null;
+  }
+  return { url: discovery.url, token: explicitToken ?? readLocalToken(globals.dataDir), source: 'discovery' };
+}
+
 /** The API's URL when the CLI should use it (see the module comment), else null. */
 export function apiUrl(globals: GlobalOptions): string | null {
-  if (globals.direct) return null;
-  return globals.api ?? process.env.BERTH_API ?? readApiDiscovery(globals.dataDir)?.url ?? null;
+  return apiTarget(globals)?.url ?? null;
+}
+
+/**
+ * Says once per clean stop (on stderr) that commands now run directly: the next stop, or a
+ * `berth up` in between, says it again. The mark is a file beside api.json naming the stop.
+ */
+function noticeStoppedOnce(globals: GlobalOptions, discovery: ApiDiscovery): void {
+  const mark = `${apiPaths(globals.dataDir).discovery}.direct-notice`;
+  const stop = `${discovery.startedAt} ${discovery.stoppedAt}`;
+  try {
+    if (readFileOrNull(mark)?.trim() === stop) return;
+    writeFileAtomic(mark, `${stop}\n`);
+  } catch {
+    // a read-only data dir: say it every time rather than never
+  }
+  process.stderr.write(
+    `note: the control plane of this data dir was stopped at ${discovery.stoppedAt}; commands run directly (engine in the CLI) until \`berth up\` starts it again\n`,
+  );
 }
 
 export function selectBackend(globals: GlobalOptions): Backend {
-  const url = apiUrl(globals);
-  if (!url) return new DirectBackend(globals);
-  const token = globals.token ?? process.env.BERTH_TOKEN ?? readLocalToken(globals.dataDir);
-  return new ApiBackend(globals, new ApiClient({ url, token, directCommand: directCommandLine() }));
+  const target = apiTarget(globals, (discovery) => noticeStoppedOnce(globals, discovery));
+  if (!target) return new DirectBackend(globals);
+  return new ApiBackend(
+    globals,
+    new ApiClient({
+      url: target.url,
+      token: target.token,
+      directCommand: directCommandLine(),
+      explainUnreachable: (error) => explainUnreachable(globals, target, error),
+    }),
+  );
 }
 
 /** Runs `work` with an environment opened through the chosen backend, and always closes it. */

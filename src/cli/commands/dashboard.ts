@@ -1,9 +1,8 @@
 import type { CommandSpec } from '../registry.js';
 import { ApiClient, directCommandLine } from '../api-client.js';
-import { apiUrl } from '../backend.js';
+import { apiTarget } from '../backend.js';
 import { printJson } from '../output.js';
 import { UserError } from '../../core/errors.js';
-import { readLocalToken } from '../../api/tokens.js';
 
 /**
  * Prints a link that signs this machine's user into the dashboard: the running control plane
@@ -24,14 +23,17 @@ export const dashboardCommand: CommandSpec = {
         hint: 'start it with `berth up`',
       });
     }
-    const url = apiUrl(globals);
-    if (!url) {
+    const target = apiTarget(globals);
+    if (!target) {
       throw new UserError('no control plane is set up in this data dir', {
         hint: 'start one with `berth up` (it prints a sign-in link too)',
       });
     }
-    const token = globals.token ?? process.env.BERTH_TOKEN ?? readLocalToken(globals.dataDir);
-    const client = new ApiClient({ url, token, directCommand: directCommandLine() });
+    const client = new ApiClient({
+      url: target.url,
+      token: target.token,
+      directCommand: directCommandLine(),
+    });
     const minted = await client.request<{ code: string; expiresAt: string }>(
       'POST',
       '/v1/session/codes',

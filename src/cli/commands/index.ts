@@ -126,6 +126,30 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./timeline.js')).timelineCommand,
   },
   {
+    name: 'install',
+    summary: 'deploy berth\'s own control plane into an environment as the service "berth" (2+ replicas)',
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./install.js')).installCommand,
+  },
+  {
+    name: 'recover',
+    summary: "bring berth's own control plane back: redeploy its last revision from the store (direct)",
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./recover.js')).recoverCommand,
+  },
+  {
+    name: 'login <url>',
+    summary: "save a control plane (its service's URL and a token) as a context and make it current",
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./login.js')).loginCommand,
+  },
+  {
+    name: 'context',
+    summary: 'the control planes this CLI talks to (saved by berth login and berth install)',
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./context.js')).contextCommand,
+  },
+  {
     name: 'token',
     summary: 'API tokens of the control plane in this data dir (role per environment)',
     group: 'Control plane and runtime:',
