@@ -30,7 +30,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const steps = new Histogram({
     name: 'berth_step_duration_seconds',
     help: 'How long operation steps took, by step and result',
-    labelNames: ['step', 'result'] as const,
+    labelNames: ['env', 'step', 'result'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
     registers: [registry],
   });
@@ -109,11 +109,33 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
           result: event.type.slice(10),
         });
       } else if (/^step\.(succeeded|failed)$/.test(event.type) && typeof data.ms === 'number') {
-        steps.observe({ step: String(data.step ?? 'unknown'), result: event.type.slice(5) }, data.ms / 1000);
+        steps.observe(
+          { env: event.env, step: String(data.step ?? 'unknown'), result: event.type.slice(5) },
+          data.ms / 1000,
+        );
       }
     },
     observeRequest(method, route, status, seconds) {
       requests.observe({ method, route, status: String(status) }, seconds);
     },
   };
+}
+
+const ENV_LABEL = /[{,]env="([^"]*)"/;
+
+/**
+ * The Prometheus text with only the series a caller may see: a sample labelled with an
+ * environment is kept when `mayRead(env)`; series without one (the process, API latency by route
+ * pattern) are kept for every caller. Environment names are DNS labels, so a label value never
+ * holds an escaped quote.
+ */
+export function scopeMetrics(text: string, mayRead: (env: string) => boolean): string {
+  return text
+    .split('\n')
+    .filter((line) => {
+      if (line.startsWith('#')) return true;
+      const env = ENV_LABEL.exec(line)?.[1];
+      return env === undefined || mayRead(env);
+    })
+    .join('\n');
 }

@@ -2,6 +2,8 @@
 import type { ApiContext } from './context.js';
 import { defineRoute, type RouteDefinition } from './define.js';
 import { buildOpenApi } from '../openapi.js';
+import { scopeMetrics } from '../metrics.js';
+import { allows, roleIn } from '../tokens.js';
 
 export function systemRoutes(context: ApiContext, allRoutes: () => RouteDefinition[]): RouteDefinition[] {
   let openapi: Record<string, unknown> | null = null;
@@ -32,13 +34,17 @@ export function systemRoutes(context: ApiContext, allRoutes: () => RouteDefiniti
     defineRoute({
       method: 'GET',
       url: '/metrics',
-      summary: 'Prometheus metrics: operations by kind and result, step durations, API latency',
+      summary:
+        'Prometheus metrics: operations by kind and result, step durations, API latency; only the environments the token may read',
       tag: 'system',
       access: 'authenticated',
       responses: { 200: { description: 'text/plain; version=0.0.4' } },
-      async handler({ reply }) {
+      async handler({ reply, principal }) {
         reply.type(context.metrics.registry.contentType);
-        return context.metrics.registry.metrics();
+        // a series of an environment the token may not read is left out, as its events are
+        return scopeMetrics(await context.metrics.registry.metrics(), (env) =>
+          allows(roleIn(principal, env), 'read'),
+        );
       },
     }),
   ];
