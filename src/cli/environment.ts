@@ -9,6 +9,7 @@ import type { EventRecord, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './globals.js';
 import type { Io } from './io.js';
 import { renderBanner } from './render/banner.js';
+import { keepPromptCurrent, promptStateIsStale, recordConfig, recordIdentity } from './prompt-state.js';
 
 /** The environment a command acts on, with everything needed to act on it directly. */
 export interface OpenEnvironment {
@@ -29,7 +30,10 @@ export async function loadConfig(globals: GlobalOptions): Promise<BerthConfig> {
       hint: 'fix the lines above; berth never rewrites an existing config',
     });
   }
-  return loaded.config;
+  const config = loaded.config;
+  // The shell prompt hook reads a summary of the config; bring it up to date after an edit.
+  keepPromptCurrent(() => promptStateIsStale(globals.dataDir) && recordConfig(globals.dataDir, config));
+  return config;
 }
 
 /**
@@ -65,6 +69,7 @@ export async function openEnvironment(
     onRuntimeStart: (message) => io.err(io.color.dim(message)),
   });
   const identity = await provider.identity();
+  keepPromptCurrent(() => recordIdentity(globals.dataDir, env.name, identity.id));
   if (options.banner !== false) io.err(renderBanner(io, env, identity));
   const store = await openStateStore(env, globals.dataDir);
   return {

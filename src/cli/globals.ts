@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 export interface GlobalOptions {
   env?: string;
   dataDir: string;
+  /** The data dir was given with --data-dir (not taken from $BERTH_HOME or the default). */
+  dataDirGiven?: boolean;
   json: boolean;
   noColor: boolean;
   direct: boolean;
@@ -18,6 +20,8 @@ export interface OptionSpec {
   description: string;
   defaultValue?: unknown;
   choices?: string[];
+  /** Accepted but left out of --help (and of completion). */
+  hidden?: boolean;
 }
 
 /** Global options, defined once and inherited by every command (and listed in every --help). */

@@ -41,6 +41,7 @@ const runner: Runner = async (spec, input, command) => {
   const globals: GlobalOptions = {
     env: raw.env as string | undefined,
     dataDir: resolveDataDir(raw.dataDir as string | undefined),
+    dataDirGiven: raw.dataDir !== undefined,
     json: Boolean(raw.json),
     noColor: raw.color === false,
     direct: Boolean(raw.direct),

@@ -79,6 +79,7 @@ function addOption(cmd: Command, spec: OptionSpec): void {
   const option = new Option(spec.flags, spec.description);
   if (spec.defaultValue !== undefined) option.default(spec.defaultValue);
   if (spec.choices) option.choices(spec.choices);
+  if (spec.hidden) option.hideHelp();
   cmd.addOption(option);
 }
 
