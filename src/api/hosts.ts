@@ -52,6 +52,7 @@ export async function startControlPlaneHosts(
           provider: open.provider,
           env: open.env,
           leaseTtlMs: options.leaseTtlMs,
+          resyncMs: open.env.resyncMs,
           onEvent: (event) => plane.publish(event),
           onError: (key, error) => plane.log(`reconciler ${name}/${key}: ${errorMessage(error)}`),
         }),

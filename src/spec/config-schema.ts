@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 import { matchRule, type FieldRule, type Path } from './diagnostics.js';
 import { checked, isHostName, mustBe, nullAs } from './schema-helpers.js';
+import { durationSchema } from './service-schema.js';
 
 export const ENVIRONMENT_COLORS = ['red', 'yellow', 'green', 'cyan', 'blue', 'magenta', 'white'] as const;
 
@@ -52,6 +53,7 @@ export const environmentSchema = z.strictObject({
   protected: z.boolean().optional(),
   color: z.enum(ENVIRONMENT_COLORS).optional(),
   drift: z.enum(['heal', 'report']).optional(),
+  resync: durationSchema(100).optional(),
   local: nullAs({}, localSettingsSchema).optional(),
   aws: awsSettingsSchema.optional(),
   identity: nonEmpty.optional(),
@@ -85,6 +87,10 @@ const CONFIG_RULES: Record<string, FieldRule> = {
   'environments.*.drift': {
     message: 'must be "heal" or "report"',
     hint: 'heal repairs drift automatically (the default); report only shows it',
+  },
+  'environments.*.resync': {
+    message: 'must be a duration',
+    hint: 'how often the reconciler lists everything in the environment, e.g. resync: 10s (default 5s local, 30s aws)',
   },
   'environments.*.local': { message: 'must be a mapping', hint: 'e.g. local: { domain: localhost }' },
   'environments.*.local.domain': { message: 'must be a host name', hint: 'e.g. domain: localhost' },

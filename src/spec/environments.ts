@@ -39,6 +39,7 @@ export const DEFAULT_CONFIG_YAML = `# berth environment config: one entry per en
 #   protected:  true makes destructive commands need --env written out and a typed confirmation
 #   color:      red | yellow | green | cyan | blue | magenta | white (the banner colour; default cyan)
 #   drift:      heal (repair drift automatically; the default) | report (only show it)
+#   resync:     how often the reconciler lists everything (default 5s local, 30s aws)
 #   local:      { domain: localhost }   services answer at <service>.<environment>.<domain>
 #   identity:   optional; the identity the environment must run as (AWS: the account id)
 #
@@ -117,6 +118,7 @@ function toEnvironment(name: string, entry: EnvironmentEntry): EnvironmentConfig
     color: entry.color ?? 'cyan',
     drift: entry.drift ?? 'heal',
   };
+  if (entry.resync !== undefined) env.resyncMs = entry.resync;
   if (entry.provider === 'local' || entry.local) env.local = { domain: entry.local?.domain ?? 'localhost' };
   if (entry.aws) env.aws = { ...entry.aws };
   if (entry.identity !== undefined) env.identity = entry.identity;

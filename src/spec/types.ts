@@ -73,6 +73,8 @@ export interface EnvironmentConfig {
   /** Display colour for banners: one of the picocolors names (red, yellow, green, cyan, blue, magenta). */
   color: string;
   drift: DriftPolicy;
+  /** How often the reconciler observes everything; default by provider (5 s local, 30 s aws). */
+  resyncMs?: number;
   local?: LocalProviderSettings;
   aws?: AwsProviderSettings;
   /** The identity this environment must run against (local: runtime instance id; aws: account id). */

@@ -37,11 +37,15 @@ export async function startUp(dataDir: string, env: Record<string, string> = {})
     await kill();
     throw error;
   }
-  const info = JSON.parse(cli.output().stdout.trim().split('\n')[0]!) as { api: string; proxy: string };
+  const info = JSON.parse(cli.output().stdout.trim().split('\n')[0]!) as {
+    api: string;
+    proxy: string | null;
+  };
   return {
     cli,
     api: info.api,
-    proxyPort: Number(new URL(info.proxy).port),
+    // No proxy when no environment uses the local runtime (say, AWS only).
+    proxyPort: info.proxy ? Number(new URL(info.proxy).port) : 0,
     token: readFileSync(join(dataDir, 'api-token'), 'utf8').trim(),
     kill,
   };
