@@ -29,6 +29,26 @@ describe('forEachSliced', () => {
     expect(timerRanAfter).toBeLessThan(60);
   });
 
+  it('holds the event loop for one time budget per turn, however many items run at once', async () => {
+    // A timer counts the turns of the event loop; each item notes the turn it ran in.
+    let turn = 0;
+    const ticker = setInterval(() => (turn += 1), 1);
+    const perTurn = new Map<number, number>();
+    await forEachSliced(
+      Array.from({ length: 200 }, (_, i) => i),
+      16,
+      async () => {
+        busy(1);
+        perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+      },
+      5,
+    );
+    clearInterval(ticker);
+    // About 5 items of 1 ms per 5 ms budget; 16 lanes with a budget each would run 80.
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(12);
+    expect(perTurn.size).toBeGreaterThan(10);
+  });
+
   it('keeps the order of the items and runs at most `concurrency` at once', async () => {
     let running = 0;
     let most = 0;
