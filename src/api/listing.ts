@@ -187,7 +187,13 @@ export class ServiceListing {
         this.options.log?.(`refreshing the services of ${open.env.name} failed: ${String(error)}`),
       );
     }
-    if (listing.changed.size > 0) snapshot = await this.recomputeChanged(open, listing);
+    // Services changed during that refresh: many (a reconciler's first pass records an event for
+    // each) are cheaper to observe all at once than each alone (four list calls per service), and
+    // would flood the provider; when even a second refresh leaves many, they wait for the next one.
+    if (listing.changed.size > this.maxChangedObservedAlone) snapshot = await this.refresh(open, listing);
+    if (listing.changed.size > 0 && listing.changed.size <= this.maxChangedObservedAlone) {
+      snapshot = await this.recomputeChanged(open, listing);
+    }
     return snapshot;
   }
 
