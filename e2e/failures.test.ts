@@ -86,4 +86,65 @@ describe('a failing deploy says why', () => {
     expect(count(all, 'Error: DATABASE_URL is not set'), all).toBe(1);
     expect(deploy.stdout).toMatch(/replicas keep exiting: replica 0 .*restarted \d+×/);
   });
+
+  it('a failed first deploy returns to nothing: it removes every piece it created and says so', async () => {
+    const dir = service('notready', NOT_READY_SERVER, 1);
+    const deploy = await runCli(['deploy', dir, '--env', 'local', '--health-timeout', '2'], {
+      dataDir: runtime.dataDir,
+      env: NARROW,
+    });
+    expect(deploy.code, deploy.stderr).toBe(1);
+    expect(deploy.stderr).toContain('it was never live: removing everything it created');
+    expect(deploy.stdout).toMatch(
+      /notready was never live, so nothing of it is left: removed .*compute svc-/,
+    );
+
+    const ls = await runCli(['runtime', 'ls'], { dataDir: runtime.dataDir, env: NARROW });
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).not.toContain('notready');
+    expect(await runtime.client.list('services', { 'berth:service': 'notready' })).toEqual([]);
+    expect((await runCli(['ls', '--env', 'local'], { dataDir: runtime.dataDir })).stdout).not.toContain(
+      'notready',
+    );
+    const orphans = await runCli(['orphans', '--env', 'local', '--json'], { dataDir: runtime.dataDir });
+    expect(JSON.parse(orphans.stdout).orphans).toEqual([]);
+  });
+
+  it('with --no-rollback its pieces stay, shown as Failed with its resources and listed by orphans', async () => {
+    const dir = service('notready', NOT_READY_SERVER, 1);
+    const deploy = await runCli(['deploy', dir, '--env', 'local', '--health-timeout', '2', '--no-rollback'], {
+      dataDir: runtime.dataDir,
+      env: NARROW,
+    });
+    expect(deploy.code, deploy.stderr).toBe(1);
+    expect(deploy.stdout).toContain('kept for inspection (--no-rollback)');
+
+    const status = await runCli(['status', 'notready', '--env', 'local', '--json'], {
+      dataDir: runtime.dataDir,
+    });
+    const [notready] = JSON.parse(status.stdout);
+    expect(notready.health).toBe('Failed');
+    expect(notready.healthDetail).toContain('failed at step "wait until healthy"');
+    expect(notready.healthDetail).toContain('GET /ready → 404');
+    expect(notready.lastFailure).toMatchObject({ step: 'wait until healthy', status: 'failed' });
+    expect(notready.resources.map((r: { kind: string }) => r.kind).sort()).toEqual([
+      'compute',
+      'dns',
+      'healthcheck',
+    ]);
+    const text = await runCli(['status', 'notready', '--env', 'local'], {
+      dataDir: runtime.dataDir,
+      env: NARROW,
+    });
+    expect(text.stdout).toMatch(/health: +Failed/);
+    expect(text.stdout).toContain('notready-local-g1');
+
+    const ls = await runCli(['ls', '--env', 'local'], { dataDir: runtime.dataDir, env: NARROW });
+    expect(ls.stdout).toMatch(/notready +Failed/);
+
+    const orphans = await runCli(['orphans', '--env', 'local', '--json'], { dataDir: runtime.dataDir });
+    const listed = JSON.parse(orphans.stdout).orphans as { kind: string; reason: string; service: string }[];
+    expect(listed.map((o) => o.kind).sort()).toEqual(['compute', 'dns', 'healthcheck']);
+    expect(listed.every((o) => o.reason === 'never-live' && o.service === 'notready')).toBe(true);
+  });
 });

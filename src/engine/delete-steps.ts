@@ -1,5 +1,5 @@
 import { TransientError } from '../core/errors.js';
-import { RESOURCE_KINDS, type ResourceKind } from '../state/store.js';
+import { RESOURCE_KINDS, type OperationRecord, type ResourceKind } from '../state/store.js';
 import { verifyIdentity, type ServiceContext } from './context.js';
 import type { StepDefinition } from './steps.js';
 
@@ -55,6 +55,17 @@ export async function plannedRemovals(
     }
   }
   return result;
+}
+
+/** What a finished delete removed, by kind: "compute svc-1 (hello-local-g1); dns dns-2 (...)". */
+export function describeRemovals(operation: OperationRecord): string {
+  const removed = REMOVAL_ORDER.map(({ kind, step }) => {
+    const message = operation.steps.find(
+      (record) => record.name === step && record.status === 'succeeded',
+    )?.message;
+    return message?.startsWith('removed ') ? `${kind} ${message.slice('removed '.length)}` : null;
+  }).filter((part): part is string => part !== null);
+  return removed.length ? removed.join('; ') : 'nothing was left to remove';
 }
 
 /**

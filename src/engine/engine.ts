@@ -41,7 +41,10 @@ export interface EngineOptions {
 }
 
 export interface DeployRequest {
-  /** Keep a version that failed to become healthy instead of returning to the last healthy one. */
+  /**
+   * Keep a version that failed to become healthy instead of returning to the last healthy one
+   * (or, for a service that was never live, to nothing). Default false.
+   */
   noRollback?: boolean;
   /** How long new replicas may take to become healthy. Default 60 s. */
   healthDeadlineMs?: number;
@@ -51,7 +54,10 @@ export interface DeployRequest {
 
 export interface OperationOutcome {
   operation: OperationRecord;
-  /** The automatic return to the last healthy revision, when the operation failed. */
+  /**
+   * What followed a failure: the return to the last healthy revision (a rollback), or, for a
+   * service that was never live, the removal of everything it created (a delete).
+   */
   rollback: OperationRecord | null;
   /** An interrupted operation that was finished first. */
   resumed: OperationRecord | null;
@@ -400,8 +406,38 @@ export class Engine {
     if (finished.status === 'succeeded' || request.noRollback) {
       return { operation: finished, rollback: null, resumed, urls };
     }
-    const rollback = await this.returnToLastHealthy(service, finished, healthDeadlineMs);
-    return { operation: finished, rollback, resumed, urls };
+    const record = await this.store.getService(this.envName, service);
+    const rollback = record?.lastHealthyRevision
+      ? await this.returnToLastHealthy(service, finished, healthDeadlineMs)
+      : await this.returnToNothing(service, finished);
+    return { operation: finished, rollback, resumed, urls: record?.lastHealthyRevision ? urls : [] };
+  }
+
+  /**
+   * After a failed or cancelled deploy of a service that was never live, removes every piece of it
+   * (found by tag and in berth's inventory) and berth's record, as a delete would: nothing is left
+   * behind that nobody can see. `--no-rollback` keeps them instead, shown as Failed.
+   */
+  private async returnToNothing(service: string, failed: OperationRecord): Promise<OperationRecord> {
+    await this.runner.emit({
+      env: this.envName,
+      service,
+      operationId: failed.id,
+      type: 'rollback.automatic',
+      message: `${failed.kind} ${failed.status} and it was never live: removing everything it created (to keep it for inspection, deploy with --no-rollback)`,
+      data: { from: failed.revision, to: null },
+    });
+    const operation = await this.store.createOperation({
+      id: newId('op'),
+      env: this.envName,
+      service,
+      kind: 'delete',
+      status: 'pending',
+      revision: failed.revision,
+      params: { automatic: true, after: failed.id },
+      steps: pendingSteps(DELETE_STEP_NAMES),
+    });
+    return this.runner.run(operation, this.stepsFor(operation));
   }
 
   /** After a failed or cancelled deploy, converges again on the last revision that was healthy. */

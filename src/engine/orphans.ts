@@ -8,8 +8,8 @@ import { computeDrift, observeEnvironment, type EnvironmentObservation } from '.
 import { audited, directActor, requireConfirmation, type Actor } from './guard.js';
 
 /**
- * A resource tagged as berth's (`berth:managed-by=berth`) in an environment that no service
- * desires: either its service has no record in berth, or its service does not want it (a
+ * A resource tagged as berth's (`berth:managed-by=berth`) in an environment that no live revision
+ * desires: its service has no record in berth, or was never live, or does not want it (a
  * duplicate, a leftover of an earlier generation). Untagged resources are never orphans.
  */
 export interface Orphan {
@@ -19,7 +19,12 @@ export interface Orphan {
   key: string;
   /** The service its tags name ('' when untagged for a service). */
   service: string;
-  reason: 'no-record' | 'not-desired';
+  /**
+   * no-record: berth has no record of its service; not-desired: its service's live revision does
+   * not want it; never-live: its service has no live revision (a failed first deploy kept with
+   * --no-rollback, or one whose clean-up was interrupted).
+   */
+  reason: 'no-record' | 'not-desired' | 'never-live';
   attributes: Record<string, unknown>;
   tags: Tags;
 }
@@ -50,7 +55,6 @@ export async function findOrphans(
       desired && record.currentRevision
         ? await store.getRevision(env.name, service, record.currentRevision)
         : null;
-    if (desired && !revision) continue; // never deployed yet: nothing is known to be unwanted
     const unwanted = revision
       ? new Set(
           computeDrift(
@@ -74,7 +78,7 @@ export async function findOrphans(
           name: resource.name,
           key: resource.key,
           service: resource.tags[TAG_SERVICE] ?? '',
-          reason: unwanted ? 'not-desired' : 'no-record',
+          reason: unwanted ? 'not-desired' : desired ? 'never-live' : 'no-record',
           attributes: resource.attributes,
           tags: resource.tags,
         });

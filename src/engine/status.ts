@@ -1,5 +1,6 @@
 import type { Provider } from '../providers/provider.js';
-import type { EnvironmentConfig } from '../spec/types.js';
+import type { EnvironmentConfig, ServiceSpec } from '../spec/types.js';
+import type { ComputeCheckpoint } from './deploy-steps.js';
 import type { OperationRecord, ServiceRecord, StateStore } from '../state/store.js';
 import {
   computeDrift,
@@ -9,7 +10,11 @@ import {
   type ResourceView,
 } from './drift.js';
 
-export type HealthStatus = 'Healthy' | 'Progressing' | 'Degraded' | 'Missing' | 'Unknown';
+/**
+ * Failed: never live, and its last deploy failed (its pieces kept with --no-rollback). Unknown is
+ * only for what berth cannot know: no fresh observation, or no operation ever finished.
+ */
+export type HealthStatus = 'Healthy' | 'Progressing' | 'Degraded' | 'Failed' | 'Missing' | 'Unknown';
 /** Repairing: a repair operation is active (the reconciler is fixing drift). */
 export type SyncStatus = 'InSync' | 'Drifted' | 'Repairing' | 'Unknown';
 
@@ -39,6 +44,34 @@ export interface ServiceStatus {
   observedAgeMs: number;
   /** Set when the latest operations are failed repairs. */
   repairFailing: RepairFailures | null;
+  /** The service's latest operation, when it failed or was cancelled: which step, and why. */
+  lastFailure: LastFailure | null;
+}
+
+export interface LastFailure {
+  operationId: string;
+  kind: string;
+  revision: number | null;
+  status: 'failed' | 'cancelled';
+  /** The step that failed; null when it was cancelled between steps. */
+  step: string | null;
+  /** The step's reason; further lines (log lines) follow the first. */
+  error: string;
+  finishedAt: string | null;
+}
+
+function lastFailureOf(op: OperationRecord | undefined): LastFailure | null {
+  if (!op || (op.status !== 'failed' && op.status !== 'cancelled')) return null;
+  const step = op.steps.find((s) => s.status === 'failed') ?? op.steps.find((s) => s.status === 'cancelled');
+  return {
+    operationId: op.id,
+    kind: op.kind,
+    revision: op.revision,
+    status: op.status,
+    step: step?.name ?? null,
+    error: step?.message ?? op.error ?? op.status,
+    finishedAt: op.finishedAt,
+  };
 }
 
 export interface StatusOptions {
@@ -114,6 +147,8 @@ async function serviceStatus(
   freshness: { observedAt: string; observedAgeMs: number; stale: boolean },
 ): Promise<ServiceStatus> {
   const active = activeSummary(await store.getActiveOperation(env.name, record.name));
+  const [latest] = await store.listOperations(env.name, record.name, 1);
+  const lastFailure = active ? null : lastFailureOf(latest);
   const base = {
     env: env.name,
     name: record.name,
@@ -123,10 +158,38 @@ async function serviceStatus(
     observedAt: freshness.observedAt,
     observedAgeMs: freshness.observedAgeMs,
     repairFailing: active ? null : await repairFailures(store, env.name, record.name),
+    lastFailure,
   };
   const revision = record.currentRevision
     ? await store.getRevision(env.name, record.name, record.currentRevision)
     : null;
+  if (!revision && latest && lastFailure) {
+    const failedSpec = latest.params.spec as ServiceSpec | undefined;
+    // Never live, and its deploy failed: what it left (kept with --no-rollback) is shown, as Failed.
+    const checkpoint = latest.steps.find((s) => s.name === 'ensure compute')?.checkpoint as
+      Partial<ComputeCheckpoint> | undefined;
+    const generation = checkpoint?.generation ?? record.generation;
+    const resources = failedSpec
+      ? computeDrift(
+          provider,
+          env,
+          failedSpec,
+          generation,
+          observed ?? emptyObservation(),
+          await store.listResources(env.name, record.name),
+        ).filter((view) => view.state !== 'missing')
+      : [];
+    const where = lastFailure.step ? ` at step "${lastFailure.step}"` : '';
+    return {
+      ...base,
+      replicas: failedSpec?.replicas ?? null,
+      health: 'Failed',
+      healthDetail: `never live: ${lastFailure.kind} of revision ${lastFailure.revision ?? '?'} ${lastFailure.status}${where}: ${lastFailure.error.split('\n')[0]}`,
+      sync: 'Unknown',
+      resources,
+      urls: [],
+    };
+  }
   if (!revision) {
     return {
       ...base,

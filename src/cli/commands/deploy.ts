@@ -6,6 +6,7 @@ import { progressRenderer } from '../render/progress.js';
 import { printJson } from '../output.js';
 import { parseSeconds } from '../parse.js';
 import { askConfirmation } from '../confirm.js';
+import { describeRemovals } from '../../engine/delete-steps.js';
 
 export const deployCommand: CommandSpec = {
   name: 'deploy [path]',
@@ -58,11 +59,21 @@ export const deployCommand: CommandSpec = {
         io.out(
           `${spec.name}: ${operation.kind} of revision ${operation.revision} ${operation.status}: ${operation.error}`,
         );
-        if (rollback) {
+        if (rollback?.kind === 'delete') {
+          io.out(
+            rollback.status === 'succeeded'
+              ? `${spec.name} was never live, so nothing of it is left: removed ${describeRemovals(rollback)}`
+              : `removing what the failed deploy created ${rollback.status}: ${rollback.error}`,
+          );
+        } else if (rollback) {
           io.out(
             rollback.status === 'succeeded'
               ? `returned to revision ${rollback.revision}, the last healthy one; it keeps serving`
               : `the return to revision ${rollback.revision} ${rollback.status}: ${rollback.error}`,
+          );
+        } else if (options.rollback === false) {
+          io.out(
+            `kept for inspection (--no-rollback); see it with: berth status ${spec.name} --env ${env.name}`,
           );
         }
         io.err(io.color.dim(`next: berth events ${spec.name} --env ${env.name}`));

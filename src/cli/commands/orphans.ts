@@ -6,6 +6,12 @@ import { renderTable } from '../render/table.js';
 import { UserError } from '../../core/errors.js';
 import { adoptOrphans, deleteOrphans, findOrphans, type Orphan } from '../../engine/orphans.js';
 
+const ORPHAN_REASONS: Record<Orphan['reason'], string> = {
+  'no-record': 'berth has no record of that service',
+  'not-desired': 'its service does not want it',
+  'never-live': 'its service was never live',
+};
+
 function table(orphans: Orphan[]): string {
   return renderTable(
     ['KIND', 'ID', 'NAME', 'TAGGED FOR', 'WHY'],
@@ -14,7 +20,7 @@ function table(orphans: Orphan[]): string {
       orphan.providerId,
       orphan.name,
       orphan.service || '-',
-      orphan.reason === 'no-record' ? 'berth has no record of that service' : 'its service does not want it',
+      ORPHAN_REASONS[orphan.reason],
     ]),
   );
 }

@@ -13,12 +13,16 @@ const ROW_HEIGHT = 34;
 const OVERSCAN = 6;
 
 const HEALTH_RANK: Record<Health, number> = {
-  Missing: 0,
-  Degraded: 1,
-  Unknown: 2,
-  Progressing: 3,
-  Healthy: 4,
+  Failed: 0,
+  Missing: 1,
+  Degraded: 2,
+  Unknown: 3,
+  Progressing: 4,
+  Healthy: 5,
 };
+
+/** A known failure: counted as unhealthy in the summary. */
+export const UNHEALTHY: ReadonlySet<Health> = new Set(['Failed', 'Missing', 'Degraded']);
 
 /** What the sync column says: a drift the reconciler reported counts until it says repaired. */
 export function syncLabel(status: ServiceStatus, driftOpen: boolean): string {
@@ -59,7 +63,7 @@ export function ServiceList({ env, live }: { env: Environment; live: EnvLive }) 
     return () => removeEventListener('keydown', onKey);
   }, []);
 
-  // Problems first (missing, degraded, unknown, drifted), then by name.
+  // Problems first (failed, missing, degraded, unknown, drifted), then by name.
   const sorted = useMemo(() => {
     const list = [...live.services.values()];
     return list.sort(
@@ -85,7 +89,7 @@ export function ServiceList({ env, live }: { env: Environment; live: EnvLive }) 
     [sorted, needle, health, sync],
   );
 
-  const unhealthy = sorted.filter((s) => s.health === 'Missing' || s.health === 'Degraded').length;
+  const unhealthy = sorted.filter((s) => UNHEALTHY.has(s.health)).length;
   const drifted = sorted.filter((s) => isDrifted(s, live.drift.has(s.name))).length;
 
   if (live.error) {

@@ -45,7 +45,7 @@ export interface ResourceView {
   health: { state: string; detail?: string } | null;
 }
 
-export type Health = 'Healthy' | 'Progressing' | 'Degraded' | 'Missing' | 'Unknown';
+export type Health = 'Healthy' | 'Progressing' | 'Degraded' | 'Failed' | 'Missing' | 'Unknown';
 export type Sync = 'InSync' | 'Drifted' | 'Repairing' | 'Unknown';
 
 export interface ServiceStatus {
