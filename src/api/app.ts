@@ -2,10 +2,16 @@
  * The HTTP app: routes over the same engine calls that direct mode uses, behind a Host
  * allow-list and bearer tokens. No CORS: browsers may only call it from its own origin.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type HTTPMethods } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type HTTPMethods,
+} from 'fastify';
+import { auditRefusal } from '../engine/guard.js';
 import { registerAuth } from './auth.js';
 import type { ControlPlane } from './control-plane.js';
-import { toHttpError } from './errors.js';
+import { HttpError, toHttpError } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { ApiContext } from './routes/context.js';
 import { dashboardRoutes } from './routes/dashboard.js';
@@ -18,7 +24,7 @@ import { systemRoutes } from './routes/system.js';
 import { timelineRoutes } from './routes/timeline.js';
 import { SessionStore } from './sessions.js';
 import { StreamRegistry } from './sse.js';
-import type { TokenStore } from './tokens.js';
+import { ANY_ENV, type TokenStore } from './tokens.js';
 
 export interface AppOptions {
   plane: ControlPlane;
@@ -75,8 +81,9 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
   const sessions = options.sessions ?? new SessionStore(options.tokens);
   registerAuth(app, { tokens: options.tokens, allowedHosts: options.allowedHosts, sessions });
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const { status, body } = toHttpError(error);
+    if (isAuditedRefusal(status, body.exitCode)) await auditApiRefusal(options.plane, request, error);
     if (status >= 500)
       log(`internal error on ${request.method} ${request.url}: ${(error as Error).stack ?? error}`);
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="berth"');
@@ -126,4 +133,30 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
   registerRoutes(app, definitions);
   await app.ready();
   return { app, routes, definitions, metrics, sessions };
+}
+
+/**
+ * Refusals written to the audit trail: a token without the role (403) and every safety guard
+ * (exit 3: protection, confirmation, identity), but not a missing or wrong token (401: no one to
+ * name) nor a Host the API does not answer to (421: not about any environment).
+ */
+function isAuditedRefusal(status: number, exitCode: number): boolean {
+  return status === 403 || (exitCode === 3 && status !== 401 && status !== 421);
+}
+
+/** Appends the refusal to the environment's own store (once: the engine may have done it). */
+async function auditApiRefusal(plane: ControlPlane, request: FastifyRequest, error: unknown): Promise<void> {
+  const params = (request.params ?? {}) as Record<string, string | undefined>;
+  const env = (error instanceof HttpError ? error.env : undefined) ?? params.env;
+  if (!env || env === ANY_ENV) return;
+  const store = await plane.store(env).catch(() => null);
+  if (!store) return;
+  const principal = request.principal;
+  await auditRefusal(store, {
+    actor: { name: principal?.name ?? 'anonymous', interface: 'api' },
+    env,
+    action: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
+    args: params.service ? { service: params.service } : {},
+    error,
+  });
 }

@@ -50,7 +50,11 @@ export function authorize(principal: Principal, env: string, access: Access): vo
     role
       ? `token "${principal.name}" is ${role} in ${env}; this needs ${needed}`
       : `token "${principal.name}" has no role in ${env}`,
-    { hint: `ask an admin for a token with: berth token create --role ${needed} --env ${env}`, exitCode: 3 },
+    {
+      hint: `ask an admin for a token with: berth token create --role ${needed} --env ${env}`,
+      exitCode: 3,
+      env,
+    },
   );
 }
 

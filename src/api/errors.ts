@@ -21,18 +21,21 @@ export class HttpError extends Error {
   readonly details: string[];
   readonly hint?: string;
   readonly exitCode: ExitCode;
+  /** The environment a refusal concerns, when the URL does not name it (audited there). */
+  readonly env?: string;
 
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    options: { details?: string[]; hint?: string; exitCode?: ExitCode } = {},
+    options: { details?: string[]; hint?: string; exitCode?: ExitCode; env?: string } = {},
   ) {
     super(message);
     this.name = 'HttpError';
     this.details = options.details ?? [];
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? 2;
+    this.env = options.env;
   }
 }
 

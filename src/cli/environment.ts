@@ -1,5 +1,6 @@
 import { RefusedError, UserError } from '../core/errors.js';
 import { Engine } from '../engine/engine.js';
+import { auditRefusal, directActor, isRefusal } from '../engine/guard.js';
 import { createProvider } from '../providers/index.js';
 import type { Provider, VerifiedIdentity } from '../providers/provider.js';
 import { formatDiagnostics, loadBerthConfig, resolveEnvironment } from '../spec/index.js';
@@ -63,13 +64,23 @@ export async function openEnvironment(
   options: { mutating: boolean; banner?: boolean; config?: BerthConfig },
 ): Promise<OpenEnvironment> {
   const config = options.config ?? (await loadConfig(globals));
-  const env = chooseEnvironment(config, globals, options.mutating);
-  const provider = await createProvider(env, {
-    dataDir: globals.dataDir,
-    onRuntimeStart: (message) => io.err(io.color.dim(message)),
-  });
-  const identity = await provider.identity();
-  keepPromptCurrent(() => recordIdentity(globals.dataDir, env.name, identity.id));
+  let env: EnvironmentConfig;
+  let provider: Provider | null = null;
+  let identity: VerifiedIdentity;
+  try {
+    env = chooseEnvironment(config, globals, options.mutating);
+    provider = await createProvider(env, {
+      dataDir: globals.dataDir,
+      onRuntimeStart: (message) => io.err(io.color.dim(message)),
+    });
+    identity = await provider.identity();
+  } catch (error) {
+    await provider?.close().catch(() => undefined);
+    if (isRefusal(error)) await auditCliRefusal(config, globals, options.mutating, error);
+    throw error;
+  }
+  const verified = identity;
+  keepPromptCurrent(() => recordIdentity(globals.dataDir, env.name, verified.id));
   if (options.banner !== false) io.err(renderBanner(io, env, identity));
   const store = await openStateStore(env, globals.dataDir);
   return {
@@ -84,6 +95,33 @@ export async function openEnvironment(
       await provider.close();
     },
   };
+}
+
+/**
+ * A refusal before any engine ran (credentials of another account, a protected environment not
+ * named with --env) is audited in the environment's own store, like every refusal.
+ */
+export async function auditCliRefusal(
+  config: BerthConfig,
+  globals: GlobalOptions,
+  mutating: boolean,
+  error: unknown,
+): Promise<void> {
+  const name = globals.env ?? process.env.BERTH_ENV ?? (config.environments.local ? 'local' : undefined);
+  const env = name ? config.environments[name] : undefined;
+  if (!env) return;
+  const store = await openStateStore(env, globals.dataDir).catch(() => null);
+  if (!store) return;
+  try {
+    await auditRefusal(store, {
+      actor: directActor(),
+      env: env.name,
+      action: mutating ? 'open environment to change it' : 'open environment',
+      error,
+    });
+  } finally {
+    await store.close().catch(() => undefined);
+  }
 }
 
 /** Runs `work` with an open environment and always closes it. */

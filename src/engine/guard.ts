@@ -43,6 +43,48 @@ export function isRefusal(error: unknown): error is UserError {
   return error instanceof RefusedError || (isUserError(error) && REFUSAL_CODES.has(error.code));
 }
 
+/** Errors already written to an audit trail, so that an outer layer does not write them twice. */
+const auditedErrors = new WeakSet<object>();
+
+export function wasAudited(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && auditedErrors.has(error);
+}
+
+function markAudited(error: unknown): void {
+  if (typeof error === 'object' && error !== null) auditedErrors.add(error);
+}
+
+/**
+ * Records a refusal that happened outside a mutation (an identity check while opening the
+ * environment, a protected environment not named, a token without the role) in the
+ * environment's own store. Never throws: the refusal itself is what the caller must see.
+ */
+export async function auditRefusal(
+  store: StateStore,
+  entry: {
+    actor: Actor;
+    env: string;
+    action: string;
+    args?: Record<string, unknown>;
+    identity?: string | null;
+    error: unknown;
+  },
+): Promise<void> {
+  if (wasAudited(entry.error)) return;
+  markAudited(entry.error);
+  await store
+    .appendAudit({
+      actor: entry.actor.name,
+      interface: entry.actor.interface,
+      env: entry.env,
+      identity: entry.identity ?? null,
+      action: entry.action,
+      args: entry.args ?? {},
+      result: `refused: ${errorMessage(entry.error)}`,
+    })
+    .catch(() => undefined);
+}
+
 /**
  * Runs a mutation and records an audit entry whatever happens: who, through which interface,
  * where, with which verified identity, what, with which arguments, and the result.
@@ -76,6 +118,7 @@ export async function audited<T>(
   } catch (error) {
     const kind = isRefusal(error) ? 'refused' : isUserError(error) ? 'rejected' : 'error';
     await record(`${kind}: ${errorMessage(error)}`).catch(() => undefined);
+    markAudited(error);
     throw error;
   }
 }

@@ -9,13 +9,14 @@ const HELLO = fileURLToPath(new URL('../../examples/hello', import.meta.url));
 
 describe('hostname ownership over the API', () => {
   let api: TestApi;
-  let deployer: string;
+  let token: string;
   let spec: ServiceSpec;
   beforeAll(async () => {
     // the runtime this API starts takes any free proxy port (4080 may be another runtime's)
     process.env.BERTH_PROXY_PORT = '0';
     api = await startTestApi();
-    deployer = api.token('ci', { local: 'deployer' });
+    // an admin: choosing what runs locally needs admin, and even an admin cannot take a name
+    token = api.token('ci', { local: 'admin' });
     spec = (await loadServiceSpec(HELLO, { env: 'local', envNames: ['local', 'staging', 'production'] }))
       .config!;
   });
@@ -23,12 +24,12 @@ describe('hostname ownership over the API', () => {
     await api.close();
   });
 
-  it('refuses a deployer claiming another environment’s name with 409 naming the owner, and audits it', async () => {
+  it('refuses a token claiming another environment’s name with 409 naming the owner, and audits it', async () => {
     const thief = { ...spec, name: 'thief', domains: ['hello.production.localhost'] };
     const response = await api.app.inject({
       method: 'PUT',
       url: '/v1/envs/local/services/thief',
-      headers: { host: HOST, authorization: `Bearer ${deployer}` },
+      headers: { host: HOST, authorization: `Bearer ${token}` },
       payload: { spec: thief },
     });
     expect(response.statusCode, response.body).toBe(409);
@@ -50,7 +51,7 @@ describe('hostname ownership over the API', () => {
     const services = await api.app.inject({
       method: 'GET',
       url: '/v1/envs/local/services',
-      headers: { host: HOST, authorization: `Bearer ${deployer}` },
+      headers: { host: HOST, authorization: `Bearer ${token}` },
     });
     expect(services.json()).toEqual([]);
   });

@@ -61,6 +61,12 @@ describe('berth on an AWS environment (moto)', () => {
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/222222222222/);
     expect(result.stderr).toMatch(new RegExp(DEFAULT_ACCOUNT));
+    // the refusal is audited in the environment's own store (its DynamoDB table)
+    const audit = await berth(['audit', '--env', 'production', '--json']);
+    expect(audit.code, audit.stderr).toBe(0);
+    const entries = JSON.parse(audit.stdout) as { action: string; result: string }[];
+    expect(entries.at(-1)).toMatchObject({ action: 'open environment' });
+    expect(entries.at(-1)!.result).toMatch(/^refused: environment production is AWS account 222222222222/);
     const ok = await berth(['whoami', '--env', 'staging']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(new RegExp(`aws account ${DEFAULT_ACCOUNT}`));

@@ -1,5 +1,7 @@
 import type { CommandSpec } from '../registry.js';
-import { chooseEnvironment } from '../environment.js';
+import { auditCliRefusal, chooseEnvironment } from '../environment.js';
+import { isRefusal } from '../../engine/guard.js';
+import type { EnvironmentConfig } from '../../spec/types.js';
 import { selectBackend, withBackend } from '../backend.js';
 import { readSpec } from '../spec-input.js';
 import { progressRenderer } from '../render/progress.js';
@@ -27,7 +29,14 @@ export const deployCommand: CommandSpec = {
   async run({ args, options, globals, io }) {
     const backend = selectBackend(globals);
     const config = await backend.envs();
-    const env = chooseEnvironment(config, globals, true);
+    let env: EnvironmentConfig;
+    try {
+      env = chooseEnvironment(config, globals, true);
+    } catch (error) {
+      // refused before anything ran (a protected environment not named): audited all the same
+      if (backend.mode === 'direct' && isRefusal(error)) await auditCliRefusal(config, globals, true, error);
+      throw error;
+    }
     const spec = await readSpec(args[0], env, config, io);
     const healthDeadlineMs = parseSeconds(options.healthTimeout, '--health-timeout') * 1000;
     return withBackend(globals, io, { mutating: true, config, backend }, async (session) => {
