@@ -166,6 +166,8 @@ describe('berth up: the control plane', () => {
     expect(operation.status).toBe('running');
     expect(steps['wait until healthy']).toBe('succeeded');
     expect(steps['switch traffic']).toBe('pending');
+    // Its lease was released on stop: a peer on another machine could resume it at once.
+    expect(operation.leaseExpiresAt).toBeLessThanOrEqual(Date.now());
 
     // The next command resumes it at the first unfinished step.
     const resumed = await runCli(['deploy', dir, '--env', 'local', '--direct'], { dataDir, env });

@@ -71,6 +71,8 @@ export class ControlPlane {
   private readonly running = new Set<Promise<unknown>>();
   private draining = false;
   private parked = 0;
+  /** Operations parked between steps by close(), with the store they were parked in. */
+  private readonly parkedOperations = new Map<string, StateStore>();
   /** Progress and problems of the control plane (stderr of `berth up`). */
   readonly log: (message: string) => void;
 
@@ -281,6 +283,7 @@ export class ControlPlane {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const interrupted = this.running.size;
+    await this.releaseParked();
     if (interrupted === 0) {
       for (const slot of this.slots.values()) {
         await slot.provider?.close().catch(() => undefined);
@@ -289,6 +292,23 @@ export class ControlPlane {
       this.slots.clear();
     }
     return { interrupted };
+  }
+
+  /**
+   * Ends the lease of every operation parked between steps, as stored before the held-back step
+   * began, so that a peer on another machine resumes it now rather than when its lease runs out
+   * (one on this machine would see this process gone anyway).
+   */
+  private async releaseParked(): Promise<void> {
+    for (const [id, store] of this.parkedOperations) {
+      try {
+        const stored = await store.getOperation(id);
+        if (stored && !stored.finishedAt) await store.saveOperation(stored, 0, Date.now());
+      } catch (error) {
+        this.log(`cannot release the lease of ${id}: ${errorMessage(error)}`);
+      }
+    }
+    this.parkedOperations.clear();
   }
 
   private slot(name: string): EnvSlot {
@@ -331,6 +351,7 @@ export class ControlPlane {
             const starts = [...now].some((name) => !before.has(name));
             if (this.draining && starts) {
               this.parked += 1;
+              this.parkedOperations.set(record.id, target);
               return new Promise<void>(() => undefined); // never: the process exits first
             }
             running.set(record.id, now);
