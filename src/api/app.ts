@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import { auditRefusal } from '../engine/guard.js';
 import { registerAuth } from './auth.js';
+import { registerRedaction } from './redact.js';
 import type { ControlPlane } from './control-plane.js';
 import { HttpError, toHttpError } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -80,6 +81,7 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
   });
   const sessions = options.sessions ?? new SessionStore(options.tokens);
   registerAuth(app, { tokens: options.tokens, allowedHosts: options.allowedHosts, sessions });
+  registerRedaction(app);
 
   app.setErrorHandler(async (error, request, reply) => {
     const { status, body } = toHttpError(error);

@@ -12,12 +12,16 @@ import { HttpError } from './errors.js';
 import type { OpenEnv } from './control-plane.js';
 import { roleIn, type Principal } from './tokens.js';
 
-/** The command and working directory the service runs now, or null for a new service. */
-async function currentRun(open: OpenEnv, service: string): Promise<ServiceSpec['run'] | null> {
+/** The spec the service runs now, or null for a new service. */
+async function currentSpec(open: OpenEnv, service: string): Promise<ServiceSpec | null> {
   const record = await open.store.getService(open.env.name, service);
   if (!record || record.status !== 'active' || record.currentRevision === null) return null;
-  const revision = await open.store.getRevision(open.env.name, service, record.currentRevision);
-  return revision?.spec.run ?? null;
+  return (await open.store.getRevision(open.env.name, service, record.currentRevision))?.spec ?? null;
+}
+
+/** What decides which code runs: the program, where, and the loader variables it may be given. */
+function codeOf(spec: ServiceSpec) {
+  return { run: spec.run, allowLoaderEnv: [...(spec.allowLoaderEnv ?? [])].sort() };
 }
 
 /** Throws 403 when a non-admin would choose a program that runs with berth's privileges. */
@@ -28,8 +32,9 @@ export async function assertMayChooseCode(
 ): Promise<void> {
   if (roleIn(principal, open.env.name) === 'admin' || !spec.run) return;
   if (!(await open.provider.runsCodeWithBerthPrivileges?.())) return;
-  const current = await currentRun(open, spec.name);
-  if (current && isDeepStrictEqual(current, spec.run)) return;
+  const currentFull = await currentSpec(open, spec.name);
+  if (currentFull && isDeepStrictEqual(codeOf(currentFull), codeOf(spec))) return;
+  const current = currentFull?.run;
   throw new HttpError(
     403,
     'code_change_needs_admin',
@@ -40,6 +45,7 @@ export async function assertMayChooseCode(
       details: [
         `run: ${JSON.stringify(spec.run.command)} in ${spec.run.cwd}`,
         ...(current ? [`now: ${JSON.stringify(current.command)} in ${current.cwd}`] : []),
+        ...(spec.allowLoaderEnv?.length ? [`allowLoaderEnv: ${spec.allowLoaderEnv.join(', ')}`] : []),
         `the local runtime runs replicas as its own user, so they could read berth's data dir (its tokens included)`,
       ],
       hint: 'ask an admin to deploy this change, or run the runtime as root with --replica-user (e.g. nobody) so that replicas are isolated',

@@ -7,6 +7,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventEmitter } from 'node:events';
 import type { EventQuery, EventRecord, StateStore } from '../state/store.js';
+import { hideEnvValues, seesEnvValues } from './redact.js';
 
 const POLL_MS = 250;
 const KEEPALIVE_MS = 15_000;
@@ -55,6 +56,7 @@ export interface StreamOptions {
 /** Streams events until the client goes away, the server closes, or `finish` says so. */
 export async function streamEvents(request: FastifyRequest, reply: FastifyReply, options: StreamOptions) {
   reply.hijack();
+  const hideEnv = !seesEnvValues(request);
   const raw = reply.raw;
   raw.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -90,7 +92,8 @@ export async function streamEvents(request: FastifyRequest, reply: FastifyReply,
         if (final && event.seq > final.afterSeq) break;
         cursor = event.seq;
         if (options.filter && !options.filter(event)) continue;
-        raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        const shown = hideEnv ? hideEnvValues(event) : event;
+        raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(shown)}\n\n`);
       }
       if (final && (cursor >= final.afterSeq || batch.every((event) => event.seq > final.afterSeq))) {
         if (!closed) raw.write(`event: ${final.event}\ndata: ${JSON.stringify(final.data)}\n\n`);

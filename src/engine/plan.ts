@@ -12,6 +12,23 @@ export interface PlanChange {
   reason: string;
 }
 
+/**
+ * An env change by variable name only: plans end up in CI logs and before viewers, and a value
+ * may be something its owner thought private.
+ */
+function envChange(observed: unknown, desired: unknown): string {
+  const was = (observed ?? {}) as Record<string, unknown>;
+  const wants = (desired ?? {}) as Record<string, unknown>;
+  const parts: string[] = [];
+  const added = Object.keys(wants).filter((key) => !Object.hasOwn(was, key));
+  const removed = Object.keys(was).filter((key) => !Object.hasOwn(wants, key));
+  const changed = Object.keys(wants).filter((key) => Object.hasOwn(was, key) && was[key] !== wants[key]);
+  if (added.length) parts.push(`adds ${added.join(', ')}`);
+  if (changed.length) parts.push(`changes ${changed.join(', ')}`);
+  if (removed.length) parts.push(`removes ${removed.join(', ')}`);
+  return parts.join(', ') || 'differs';
+}
+
 function show(value: unknown): string {
   const text = JSON.stringify(value);
   return text && text.length > 60 ? `${text.slice(0, 57)}...` : String(text);
@@ -51,7 +68,13 @@ export async function planDeploy(
         name: have.name,
         providerId: have.providerId,
         reason: drift.length
-          ? drift.map((d) => `${d.field}: ${show(d.observed)} -> ${show(d.desired)}`).join('; ')
+          ? drift
+              .map((d) =>
+                d.field === 'env'
+                  ? `env: ${envChange(d.observed, d.desired)}`
+                  : `${d.field}: ${show(d.observed)} -> ${show(d.desired)}`,
+              )
+              .join('; ')
           : 'matches',
       });
     }

@@ -22,6 +22,7 @@ import { describeOwner, normalizeHostname } from '../spec/hostnames.js';
 import { routeOwner, routeOwnerKey } from './route-owner.js';
 import { parseCreate, parsePatch, parseTagQuery, ValidationError } from './validate.js';
 import { ActivityLog } from './activity.js';
+import { LocalSecretStore, type SecretRef } from './secret-store.js';
 
 export interface ConsoleDeps {
   store: RuntimeStore;
@@ -63,6 +64,7 @@ export async function tailLines(path: string, lines: number): Promise<string[]> 
 /** The console: the runtime's HTTP API (see types.ts), loopback only, bearer token. */
 export function buildConsole(deps: ConsoleDeps): FastifyInstance {
   const { store, supervisor, paths } = deps;
+  const secretStore = new LocalSecretStore(paths.secrets);
   const tokenDigest = digest(deps.token);
   const activity = new ActivityLog(paths.activity);
   const actorOf = (request: { headers: Record<string, unknown> }) => {
@@ -124,6 +126,12 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
       const clash = store.list('services').find((s) => s.name === data.name && s.id !== selfId);
       if (clash)
         return { status: 409, message: `a service named "${data.name}" already exists (${clash.id})` };
+    }
+    if (kind === 'services' && data.secrets) {
+      // Like ECS refusing a task whose secret does not exist: say so now, not at each restart.
+      const { missing } = secretStore.resolve(data.secrets as Record<string, SecretRef>);
+      if (missing.length > 0)
+        return { status: 400, message: `invalid input: secrets not set: ${missing.join(', ')}` };
     }
     if (kind === 'routes' && typeof data.serviceId === 'string' && !store.get('services', data.serviceId)) {
       return { status: 400, message: `invalid input: serviceId: no service with id "${data.serviceId}"` };
@@ -356,9 +364,16 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
       if (!Number.isInteger(lines) || lines < 0)
         throw new ValidationError(['lines: must be a whole number >= 0']);
       const count = Math.max(service.replicas, supervisor.status(service.id).length);
+      // A replica that prints its own secret must not put it into berth's events and step reasons.
+      const values = Object.values(secretStore.resolve(service.secrets ?? {}).values).filter(
+        (v) => v.length >= 4,
+      );
+      const hideSecrets = (line: string) =>
+        values.reduce((text, value) => text.split(value).join('********'), line);
       const replicas: RuntimeLogs['replicas'] = [];
       for (let index = 0; index < count; index++) {
-        replicas.push({ index, lines: await tailLines(replicaLogPath(paths, service.name, index), lines) });
+        const tail = await tailLines(replicaLogPath(paths, service.name, index), lines);
+        replicas.push({ index, lines: tail.map(hideSecrets) });
       }
       return { replicas } satisfies RuntimeLogs;
     },

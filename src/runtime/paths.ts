@@ -11,6 +11,8 @@ export interface RuntimePaths {
   logsDir: string;
   /** The activity log: every change made through the console, one JSON object a line. */
   activity: string;
+  /** The secret store (secret-store.ts), beside the runtime's folder in the data dir. */
+  secrets: string;
 }
 
 export function runtimePaths(dataDir: string): RuntimePaths {
@@ -24,6 +26,7 @@ export function runtimePaths(dataDir: string): RuntimePaths {
     log: join(dir, 'runtime.log'),
     logsDir: join(dir, 'logs'),
     activity: join(dir, 'activity.jsonl'),
+    secrets: join(dataDir, 'secrets'),
   };
 }
 

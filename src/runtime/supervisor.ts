@@ -17,6 +17,7 @@ import { ReplicaHealthProber } from './replica-health.js';
 import { isProcessAlive, processArgv } from './files.js';
 import { replicaLogPath, type RuntimePaths } from './paths.js';
 import { replicaEnvironment, type ReplicaUser } from './replica-process.js';
+import { LocalSecretStore } from './secret-store.js';
 import type { RuntimeStore, StoredService } from './store.js';
 import type { ReplicaState, ReplicaStatus } from './types.js';
 
@@ -74,6 +75,7 @@ function sameSpec(a: StoredService, b: StoredService): boolean {
     a.cwd === b.cwd &&
     JSON.stringify(a.command) === JSON.stringify(b.command) &&
     JSON.stringify(a.env) === JSON.stringify(b.env) &&
+    JSON.stringify(a.secrets ?? {}) === JSON.stringify(b.secrets ?? {}) &&
     JSON.stringify(a.health) === JSON.stringify(b.health)
   );
 }
@@ -131,11 +133,26 @@ class Replica {
     capLogFile(logPath);
     const fd = openSync(logPath, 'a', 0o600);
     const user = this.sup.replicaUser;
+    // Read when the replica starts, as ECS reads a task's secrets: never kept in the runtime's state.
+    const secrets = this.sup.secretStore.resolve(spec.secrets ?? {});
+    if (secrets.missing.length > 0) {
+      try {
+        writeSync(
+          fd,
+          `--- berth runtime: replica ${index} not started: secrets not set: ${secrets.missing.join(', ')}\n`,
+        );
+      } finally {
+        closeSync(fd);
+      }
+      this.notStarted(`secrets not set: ${secrets.missing.join(', ')}`);
+      return;
+    }
     // Built from scratch: the runtime's own variables (tokens, cloud credentials) never reach a replica.
     const env = replicaEnvironment({
       parent: process.env,
       user,
       env: spec.env,
+      secrets: secrets.values,
       port,
       index,
       service: spec.name,
@@ -182,6 +199,21 @@ class Replica {
   }
 
   private lastExitRecorded = false;
+
+  /** A replica that could not even be spawned: recorded like a crash, retried with backoff. */
+  private notStarted(reason: string): void {
+    this.spawnCount++;
+    if (this.spawnCount > 1) this.restarts++;
+    this.lastExit = reason;
+    this.setState('crashed');
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.sup.log(`${this.spec.name}[${this.index}] ${reason}; retrying in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (!this.stopping) this.start();
+    }, delay);
+  }
 
   private spawnError(error: NodeJS.ErrnoException): string {
     const { command, cwd } = this.spec;
@@ -294,6 +326,7 @@ export class Supervisor extends EventEmitter {
   private readonly drainMs: number;
   private readonly logFn: (message: string) => void;
   readonly replicaUser: ReplicaUser | null;
+  readonly secretStore: LocalSecretStore;
   private closed = false;
   private capTimer: NodeJS.Timeout | null = null;
 
@@ -306,6 +339,7 @@ export class Supervisor extends EventEmitter {
     this.drainMs = options.drainMs ?? Number(process.env.BERTH_RUNTIME_DRAIN_MS ?? 300);
     this.logFn = options.log ?? (() => {});
     this.replicaUser = options.replicaUser ?? null;
+    this.secretStore = new LocalSecretStore(paths.secrets);
   }
 
   log(message: string): void {

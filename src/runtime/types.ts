@@ -24,6 +24,7 @@
  * Errors: { error: string, message: string } with status 400 (bad input), 401, 404, 409.
  */
 import type { Tags } from '../core/tags.js';
+import type { SecretRef } from './secret-store.js';
 
 export type RuntimeKind = 'services' | 'routes' | 'dns' | 'healthchecks';
 
@@ -61,6 +62,11 @@ export interface RuntimeServiceInput {
   /** Absolute working directory. */
   cwd: string;
   env: Record<string, string>;
+  /**
+   * Variables read from the runtime's secret store when each replica starts (variable -> where).
+   * Only the references are kept and shown; a reference to a secret that is not set is a 400.
+   */
+  secrets?: Record<string, SecretRef>;
   replicas: number;
   health: ReplicaHealthConfig;
   tags: Tags;

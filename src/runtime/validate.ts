@@ -37,6 +37,10 @@ const serviceFields = {
   command: z.array(z.string().min(1, 'must not be empty')).min(1, 'must name a program (argv, no shell)'),
   cwd: z.string().refine((dir) => isAbsolute(dir), 'must be an absolute path'),
   env: z.record(z.string().min(1), z.string()),
+  secrets: z.record(
+    z.string().min(1),
+    z.strictObject({ scope: z.string().min(1).max(40), name: z.string().min(1).max(2048) }),
+  ),
   replicas: z.int().min(0).max(100),
   health: healthPartial,
   tags,
@@ -47,6 +51,7 @@ const schemas = {
     create: z.strictObject({
       ...serviceFields,
       env: serviceFields.env.default({}),
+      secrets: serviceFields.secrets.default({}),
       replicas: serviceFields.replicas.default(1),
       health: healthPartial.default({}),
       tags: tags.default({}),

@@ -93,6 +93,7 @@ export function normalizeServiceSpec(raw: unknown, opts: NormalizeOptions): Norm
   diagnostics.push(...coercionWarnings(raw, lineOf));
 
   if (parsed.success) diagnostics.push(...checkLoaderEnv(parsed.data, opts));
+  if (parsed.success) diagnostics.push(...checkSecretNames(parsed.data, opts));
 
   const all = dedupe(diagnostics);
   if (!parsed.success || hasErrors(all)) return { diagnostics: all };
@@ -114,6 +115,33 @@ function checkLoaderEnv(file: ServiceFile, opts: NormalizeOptions): Diagnostic[]
       opts.lineOf,
     ),
   );
+}
+
+/** A variable set both in env: (a plain value) and in secrets: is ambiguous; PORT is berth's. */
+function checkSecretNames(file: ServiceFile, opts: NormalizeOptions): Diagnostic[] {
+  const spec = resolve(file, opts);
+  const out: Diagnostic[] = [];
+  for (const name of Object.keys(spec.secrets ?? {})) {
+    const path = ['secrets', name];
+    if (Object.hasOwn(spec.env, name)) {
+      out.push(
+        makeDiagnostic(
+          'error',
+          path,
+          `${name} is set in env: too`,
+          'keep it in one place: secrets: for a secret',
+          opts.lineOf,
+        ),
+      );
+    } else if (Object.hasOwn(RESERVED_ENV_VARS, name)) {
+      out.push(makeDiagnostic('error', path, `${name} is reserved`, RESERVED_ENV_VARS[name], opts.lineOf));
+    } else if (disallowedLoaderEnv({ [name]: 'x' }, spec.allowLoaderEnv).length > 0) {
+      out.push(
+        makeDiagnostic('error', path, `${name} changes how programs load`, loaderHint(name), opts.lineOf),
+      );
+    }
+  }
+  return out;
 }
 
 /**
@@ -143,6 +171,8 @@ function resolve(file: ServiceFile, opts: NormalizeOptions): ServiceSpec {
   if (image !== undefined) spec.image = image;
   const allowLoaderEnv = override.allowLoaderEnv ?? file.allowLoaderEnv ?? [];
   if (allowLoaderEnv.length > 0) spec.allowLoaderEnv = [...new Set(allowLoaderEnv)];
+  const secrets = { ...file.secrets, ...override.secrets };
+  if (Object.keys(secrets).length > 0) spec.secrets = secrets;
   return spec;
 }
 

@@ -157,6 +157,18 @@ export const envSchema = checked((value, report): Record<string, string> => {
   return out;
 });
 
+/**
+ * A secret's name in the environment's secret store: locally a name like `db-url`, on AWS an SSM
+ * parameter name (`/shop/db-url`) or an SSM or Secrets Manager ARN.
+ */
+export const SECRET_NAME_PATTERN = /^[A-Za-z0-9_.\-/:+=@]{1,2048}$/;
+
+/** secrets: VARIABLE -> secret name. */
+export const secretsSchema = z.record(
+  z.string().regex(ENV_VAR_NAME_PATTERN),
+  z.string().regex(SECRET_NAME_PATTERN),
+);
+
 /** allowLoaderEnv: the loader variables (LD_PRELOAD, NODE_OPTIONS, ...) that env: may set after all. */
 export const allowLoaderEnvSchema = z.array(z.string().regex(ENV_VAR_NAME_PATTERN)).max(50);
 
@@ -174,6 +186,7 @@ export const overrideShape = {
   domains: nullAs([], domainsSchema).optional(),
   env: nullAs({}, envSchema).optional(),
   allowLoaderEnv: nullAs([], allowLoaderEnvSchema).optional(),
+  secrets: nullAs({}, secretsSchema).optional(),
   protection: nullAs({}, z.strictObject({ deletion: z.boolean().optional() })).optional(),
   drift: z.enum(['heal', 'report']).optional(),
 };
@@ -227,6 +240,14 @@ const SERVICE_RULES: Record<string, FieldRule> = {
   allowLoaderEnv: {
     message: 'must be a list of variable names',
     hint: 'e.g. allowLoaderEnv: [NODE_OPTIONS]: the loader variables env: may set after all',
+  },
+  secrets: {
+    message: 'must be a mapping of VARIABLE: secret-name',
+    hint: 'e.g. secrets: { DATABASE_URL: db-url }, after `berth secret set db-url --env ENV`',
+  },
+  'secrets.*': {
+    message: 'must be a secret name of letters, digits and _ . - / : + = @',
+    hint: 'e.g. DATABASE_URL: db-url (set it with `berth secret set db-url --env ENV`)',
   },
   protection: { message: 'must be a mapping', hint: 'e.g. protection: { deletion: true }' },
   'protection.deletion': {
@@ -287,6 +308,7 @@ const MOVED_KEYS: Record<string, string> = {
   count: 'replicas',
   scale: 'replicas',
   variables: 'env',
+  secret: 'secrets',
   vars: 'env',
   container: 'image',
   docker: 'image',

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { SERVICE_NAME_PATTERN } from '../core/ids.js';
 import { MAX_DURATION_MS } from './duration.js';
 import { isHostName } from './schema-helpers.js';
-import { ENV_VAR_NAME_PATTERN, RESERVED_ENV_VARS } from './service-schema.js';
+import { ENV_VAR_NAME_PATTERN, RESERVED_ENV_VARS, SECRET_NAME_PATTERN } from './service-schema.js';
 import type { HealthSpec, ServiceSpec } from './types.js';
 import { disallowedLoaderEnv } from './loader-env.js';
 
@@ -58,6 +58,17 @@ export const serviceSpecSchema = z
         z.string().refine(noNul, 'must not contain a NUL character'),
       )
       .refine((env) => !Object.hasOwn(env, '__proto__'), 'must not name __proto__'),
+    secrets: z
+      .record(
+        z
+          .string()
+          .regex(ENV_VAR_NAME_PATTERN, 'must be a variable name like DATABASE_URL')
+          .refine((name) => !Object.hasOwn(RESERVED_ENV_VARS, name), 'is reserved by berth'),
+        z.string().regex(SECRET_NAME_PATTERN, 'must be a secret name of letters, digits and _ . - / : + = @'),
+      )
+      .refine((secrets) => !Object.hasOwn(secrets, '__proto__'), 'must not name __proto__')
+      .optional()
+      .describe('variables whose values come from the secret store: VARIABLE -> secret name'),
     allowLoaderEnv: z
       .array(z.string().regex(ENV_VAR_NAME_PATTERN, 'must be a variable name like NODE_OPTIONS'))
       .min(1)
@@ -74,7 +85,12 @@ export const serviceSpecSchema = z
     path: ['run'],
   })
   .superRefine((spec, ctx) => {
-    for (const [name, why] of disallowedLoaderEnv(spec.env, spec.allowLoaderEnv)) {
+    for (const name of Object.keys(spec.secrets ?? {})) {
+      if (Object.hasOwn(spec.env, name)) {
+        ctx.addIssue({ code: 'custom', path: ['secrets', name], message: `${name} is set in env too` });
+      }
+    }
+    for (const [name, why] of disallowedLoaderEnv({ ...spec.env, ...spec.secrets }, spec.allowLoaderEnv)) {
       ctx.addIssue({
         code: 'custom',
         path: ['env', name],

@@ -31,6 +31,12 @@ export interface ServiceSpec {
   domains: string[];
   env: Record<string, string>;
   /**
+   * Variables whose values come from the environment's secret store: variable -> secret name
+   * (locally `berth secret set NAME`; on AWS an SSM parameter or a Secrets Manager ARN). Only the
+   * names are part of the spec, so values never reach revisions, history, events or the API.
+   */
+  secrets?: Record<string, string>;
+  /**
    * Loader variables (LD_*, DYLD_*, NODE_OPTIONS, an unsafe PATH...) that `env` may set after all;
    * absent when none (so that specs without it keep their hash).
    */

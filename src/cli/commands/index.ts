@@ -150,6 +150,13 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./context.js')).contextCommand,
   },
   {
+    name: 'secret',
+    summary:
+      'values for `secrets:` in berth.yaml (set reads stdin or a hidden prompt; ls never shows values)',
+    group: 'Control plane and runtime:',
+    load: async () => (await import('./secret.js')).secretCommand,
+  },
+  {
     name: 'token',
     summary: 'API tokens of the control plane in this data dir (role per environment)',
     group: 'Control plane and runtime:',

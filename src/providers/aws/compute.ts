@@ -46,12 +46,14 @@ export interface ComputeAttributes {
   image: string;
   port: number;
   env: Record<string, string>;
+  /** Variable -> the ARN ECS reads it from (SSM parameter or Secrets Manager secret). */
+  secrets: Record<string, string>;
   replicas: number;
   targetGroup: string;
   health: TargetHealthSettings;
 }
 
-const COMPUTE_FIELDS = ['name', 'image', 'port', 'env', 'replicas', 'targetGroup', 'health'];
+const COMPUTE_FIELDS = ['name', 'image', 'port', 'env', 'secrets', 'replicas', 'targetGroup', 'health'];
 
 export interface ComputeDeps {
   apis: AwsApis;
@@ -64,13 +66,21 @@ interface TaskShape {
   image: string;
   port: number;
   env: Record<string, string>;
+  secrets: Record<string, string>;
 }
 const taskShapes = new Map<string, TaskShape>();
 
 function shapeOf(container: ContainerDefinition | undefined): TaskShape {
   const env: Record<string, string> = {};
   for (const pair of container?.environment ?? []) if (pair.name) env[pair.name] = pair.value ?? '';
-  return { image: container?.image ?? '', port: container?.portMappings?.[0]?.containerPort ?? 0, env };
+  const secrets: Record<string, string> = {};
+  for (const pair of container?.secrets ?? []) if (pair.name) secrets[pair.name] = pair.valueFrom ?? '';
+  return {
+    image: container?.image ?? '',
+    port: container?.portMappings?.[0]?.containerPort ?? 0,
+    env,
+    secrets,
+  };
 }
 
 export function ecsTags(list: { key?: string; value?: string }[] | undefined): Tags {
@@ -177,7 +187,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
   }
 
   async function taskShape(arn: string | undefined): Promise<TaskShape> {
-    if (!arn) return { image: '', port: 0, env: {} };
+    if (!arn) return { image: '', port: 0, env: {}, secrets: {} };
     let shape = taskShapes.get(arn);
     if (!shape) {
       const out = await apis.ecs.describeTaskDefinition({ taskDefinition: arn });
@@ -203,6 +213,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         image: shape.image,
         port: shape.port,
         env: shape.env,
+        secrets: shape.secrets,
         replicas: service.desiredCount ?? 0,
         targetGroup: targetGroupNameOf(tgArn) ?? '',
         health: {
@@ -241,13 +252,14 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
           essential: true,
           portMappings: [{ containerPort: want.port, protocol: 'tcp' }],
           environment: Object.entries(want.env).map(([name, value]) => ({ name, value })),
+          secrets: Object.entries(want.secrets ?? {}).map(([name, valueFrom]) => ({ name, valueFrom })),
         },
       ],
       tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
     });
     const arn = out.taskDefinition?.taskDefinitionArn;
     if (!arn) throw new Error('RegisterTaskDefinition returned no ARN');
-    taskShapes.set(arn, { image: want.image, port: want.port, env: want.env });
+    taskShapes.set(arn, { image: want.image, port: want.port, env: want.env, secrets: want.secrets ?? {} });
     return arn;
   }
 

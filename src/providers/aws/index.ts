@@ -16,6 +16,7 @@ import type {
 import type { AwsConnection } from './clients.js';
 import { awsComputeDriver, serviceHealth, type ComputeAttributes } from './compute.js';
 import { awsDnsDriver } from './dns.js';
+import { secretValueFrom } from './secrets.js';
 import { createEcsApi } from './ecs.js';
 import { createElbv2Api } from './elbv2.js';
 import { awsHealthCheckDriver, type HealthCheckAttributes } from './healthcheck.js';
@@ -107,6 +108,13 @@ export async function createAwsProvider(
           image: spec.image,
           port: spec.port,
           env: spec.env,
+          // References only (SSM / Secrets Manager ARNs): ECS reads the values when a task starts.
+          secrets: Object.fromEntries(
+            Object.entries(spec.secrets ?? {}).map(([variable, name]) => [
+              variable,
+              secretValueFrom({ env: e.name, region: settings.region, accountId: settings.accountId }, name),
+            ]),
+          ),
           replicas: spec.replicas,
           targetGroup: targetGroupName(e.name, spec.name, generation),
           health: targetHealth(spec),

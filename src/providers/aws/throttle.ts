@@ -38,7 +38,7 @@ export const API_FAMILIES: Record<string, BucketSpec> = {
   dynamodb: { burst: 1000, perSecond: 500 },
 };
 
-export type AwsService = 'ecs' | 'elbv2' | 'route53' | 'ec2' | 'sts' | 'dynamodb';
+export type AwsService = 'ecs' | 'elbv2' | 'route53' | 'ec2' | 'sts' | 'dynamodb' | 'ssm';
 
 /** Which bucket a call spends from. */
 export function apiFamily(service: AwsService, command: string): string {

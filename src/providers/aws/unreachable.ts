@@ -24,6 +24,7 @@ const SERVICE_NAMES: Record<AwsService, string> = {
   ec2: 'EC2',
   sts: 'STS',
   dynamodb: 'DynamoDB',
+  ssm: 'SSM',
 };
 
 const ENDPOINT = Symbol('berth endpoint');

@@ -4,7 +4,7 @@ import type { DesiredResource, ObservedResource, ResourceDriver, ResourceHealth 
 import type { RuntimeService, RuntimeServiceInput } from '../../runtime/types.js';
 
 /** Fields whose change means new replicas; a change of `replicas` alone is a scale in place. */
-export const COMPUTE_REPLACE_FIELDS = ['command', 'cwd', 'env', 'health'];
+export const COMPUTE_REPLACE_FIELDS = ['command', 'cwd', 'env', 'secrets', 'health'];
 const COMPUTE_FIELDS = [...COMPUTE_REPLACE_FIELDS, 'replicas'];
 
 export function computeHealth(service: RuntimeService): ResourceHealth {
@@ -28,6 +28,7 @@ function observed(service: RuntimeService): ObservedResource {
       command: service.command,
       cwd: service.cwd,
       env: service.env,
+      secrets: service.secrets ?? {},
       replicas: service.replicas,
       health: service.health,
     },

@@ -96,6 +96,13 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
               command: spec.run.command,
               cwd: spec.run.cwd,
               env: spec.env,
+              // Only where each value is: the runtime reads the secret store when a replica starts.
+              secrets: Object.fromEntries(
+                Object.entries(spec.secrets ?? {}).map(([variable, name]) => [
+                  variable,
+                  { scope: env.name, name },
+                ]),
+              ),
               replicas: spec.replicas,
               health: spec.health,
             },
