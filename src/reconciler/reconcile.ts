@@ -196,7 +196,9 @@ async function examine(
     observation = await deps.observe(Math.max(look.minAt, latestEnd + 1));
   }
   // An operation that began while we observed makes this observation a picture of its middle.
-  const [after] = await store.listOperations(env.name, service, 1);
+  // A given observation was taken before `latest` was read: `latest` itself tells (and detection
+  // saves a store read per service).
+  const [after] = 'given' in look ? [latest] : await store.listOperations(env.name, service, 1);
   if (after && (after.id !== latest?.id || !after.finishedAt)) {
     return { outcome: 'busy', detail: `${after.kind} ${after.id} started`, requeueAfterMs: 0 };
   }
