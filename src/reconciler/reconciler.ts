@@ -31,10 +31,9 @@ export interface ReconcilerOptions {
   /** Lease owner name. Default host/pid/random (a dead local holder's lease is taken at once). */
   owner?: string;
   /**
-   * How long the environment lease lasts without renewal. Default 15 s. The holder renews it, and
-   * a standby tries to take it, every third of that, at most every 2 s (client-go's retry period):
-   * a standby takes a dead local holder's lease within one retry, a remote one's within the TTL
-   * plus one retry.
+   * How long the environment lease lasts without renewal. Default 15 s. The holder renews it every
+   * third of that; a standby looks at it every retry period (a third, at most 1 s): it takes a dead
+   * local holder's lease within one retry, a remote one's within the TTL plus one retry.
    */
   leaseTtlMs?: number;
   /**
@@ -248,29 +247,36 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     passLoop ??= runPasses().finally(() => (passLoop = null));
   };
 
-  // The lease: renewed every retry period; a dead local holder's lease counts as expired.
+  // The lease. The holder renews it every third of its life; a standby looks every retry period
+  // (reads only) and tries to take it once it is free, expired, or held by a dead local process.
+  const renewEveryMs = Math.max(50, Math.floor(leaseTtlMs / 3));
+  const retryPeriodMs = Math.max(50, Math.min(1_000, renewEveryMs));
+  let renewedAt = 0;
   const tickLease = async () => {
     if (abort.signal.aborted) return;
     const now = Date.now();
+    const was = isLeader();
+    if (was && now - renewedAt < renewEveryMs - retryPeriodMs / 2) return;
     let at = now;
     const current = await store.getLease(leaseName);
-    if (
-      current?.owner &&
-      current.owner !== owner &&
-      current.expiresAt !== null &&
-      current.expiresAt > now &&
-      !ownerMayBeAlive(current.owner)
-    ) {
-      at = current.expiresAt;
+    const heldByAnother =
+      current?.owner && current.owner !== owner && current.expiresAt !== null && current.expiresAt > now;
+    if (heldByAnother) {
+      if (ownerMayBeAlive(current.owner)) {
+        leaderUntil = 0;
+        leaseToken = null;
+        return;
+      }
+      at = current.expiresAt!;
     }
     const lease = await store.acquireLease(leaseName, owner, leaseTtlMs, at);
     if (abort.signal.aborted) return; // stopping: stop() releases it
-    const was = isLeader();
     // Act only until a bit before expiry, so a slow renewal never overlaps the next holder.
     leaderUntil = lease
       ? Math.min(lease.expiresAt ?? 0, now + leaseTtlMs) - Math.min(1_000, leaseTtlMs / 5)
       : 0;
     leaseToken = lease?.token ?? null;
+    if (lease) renewedAt = now;
     if (lease && !was) {
       await emit({
         env: env.name,
@@ -287,7 +293,6 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       requestPass();
     }
   };
-  const retryPeriodMs = Math.max(50, Math.min(2_000, Math.floor(leaseTtlMs / 3)));
   let leaseLoop: Promise<void> | null = null;
   const leaseTimer = setInterval(() => {
     leaseLoop ??= tickLease()
