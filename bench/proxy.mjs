@@ -215,6 +215,36 @@ async function startPipe(replicaPort) {
   return url;
 }
 
+const TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+/** A process and its children (nginx's master and worker). */
+function withChildren(pid) {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
+    return [pid, ...children.map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
+/** CPU seconds (user + system) these processes used so far. */
+function cpuSeconds(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+    } catch {
+      // gone
+    }
+  }
+  return total;
+}
+
 const GENERATOR = process.env.BENCH_GENERATOR ?? (which('wrk') ? 'wrk' : 'autocannon');
 // Pin the load generator to the last CPU (when taskset exists and there are 2+ CPUs), so that it
 // does not migrate between the CPUs that the replica and the proxy use. BENCH_PIN=0 turns it off.
@@ -302,20 +332,30 @@ async function main() {
   await api(rt, 'POST', '/v1/routes', { host: HOST, serviceId: service.id, tags: {} });
   await api(rt, 'POST', '/v1/dns', { name: HOST, type: 'CNAME', target: 'proxy.berth.localhost', tags: {} });
   let replicaPort = null;
+  let replicaPid = null;
   for (let i = 0; i < 200 && replicaPort === null; i++) {
     const s = await api(rt, 'GET', `/v1/services/${service.id}`);
-    if (s.replicaStatus[0]?.state === 'healthy') replicaPort = s.replicaStatus[0].port;
-    else await sleep(50);
+    if (s.replicaStatus[0]?.state === 'healthy') {
+      replicaPort = s.replicaStatus[0].port;
+      replicaPid = s.replicaStatus[0].pid;
+    } else await sleep(50);
   }
   if (replicaPort === null) throw new Error('the hello replica did not become healthy');
 
+  // Each target with the processes whose CPU time it costs per request (direct: the replica).
   const targets = [
-    { name: 'direct', url: `http://127.0.0.1:${replicaPort}/` },
-    { name: 'berth', url: `http://127.0.0.1:${rt.proxyPort}/` },
+    { name: 'direct', url: `http://127.0.0.1:${replicaPort}/`, pids: () => [replicaPid] },
+    { name: 'berth', url: `http://127.0.0.1:${rt.proxyPort}/`, pids: () => [runtime.pid] },
   ];
   await waitFor200(targets[1].url, "berth's proxy");
-  if (NGINX) targets.push({ name: 'nginx', url: await startNginx(replicaPort) });
-  targets.push({ name: 'node pipe', url: await startPipe(replicaPort) });
+  if (NGINX) {
+    const url = await startNginx(replicaPort);
+    const master = helpers.at(-1).pid;
+    targets.push({ name: 'nginx', url, pids: () => withChildren(master) });
+  }
+  const pipeUrl = await startPipe(replicaPort);
+  const pipePid = helpers.at(-1).pid;
+  targets.push({ name: 'node pipe', url: pipeUrl, pids: () => [pipePid] });
 
   const generatorLine =
     (GENERATOR === 'wrk'
@@ -331,7 +371,12 @@ async function main() {
     for (const target of targets) await measure({ url: target.url, connections, seconds: 1 }); // warm up
     for (let round = 0; round < ROUNDS; round++) {
       for (const target of targets) {
+        const pids = target.pids();
+        const cpuBefore = cpuSeconds(pids);
         const r = await measure({ url: target.url, connections, seconds: SECONDS });
+        // CPU time of the proxy (of the replica, for direct) per request: unlike throughput, it
+        // hardly depends on what else the machine runs.
+        r.cpuUs = ((cpuSeconds(pids) - cpuBefore) * 1e6) / (r.rps * SECONDS);
         samples[target.name].push(r);
         process.stderr.write(
           `  round ${round + 1}/${ROUNDS} ${target.name} c=${connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms (load ${loadAverage()})\n`,
@@ -348,6 +393,7 @@ async function main() {
         p50: median(list.map((r) => r.p50)),
         p99: median(list.map((r) => r.p99)),
         rpsRange: [Math.min(...list.map((r) => r.rps)), Math.max(...list.map((r) => r.rps))],
+        cpuUs: median(list.map((r) => r.cpuUs)),
         errors: list.reduce((sum, r) => sum + r.errors, 0),
       });
     }
@@ -357,7 +403,7 @@ async function main() {
   console.log(`\n${generatorLine}`);
   console.log(`load average (1/5/15 min) during the rounds: ${loads.join(' | ')}`);
   console.log(
-    'target      conns    req/s  (min-max of rounds)  % direct   p50 ms  added p50   p99 ms  errors',
+    'target      conns    req/s  (min-max of rounds)  % direct   p50 ms  added p50   p99 ms  errors  CPU µs/req',
   );
   for (const r of rows) {
     const direct = find('direct', r.connections);
@@ -366,9 +412,12 @@ async function main() {
       `${r.target.padEnd(11)} ${String(r.connections).padStart(5)} ${Math.round(r.rps).toString().padStart(8)}` +
         `  ${`(${Math.round(r.rpsRange[0])}-${Math.round(r.rpsRange[1])})`.padStart(19)}` +
         `  ${((r.rps / direct.rps) * 100).toFixed(0).padStart(7)}%` +
-        ` ${r.p50.toFixed(3).padStart(8)} ${added.padStart(10)} ${r.p99.toFixed(3).padStart(8)} ${String(r.errors).padStart(7)}`,
+        ` ${r.p50.toFixed(3).padStart(8)} ${added.padStart(10)} ${r.p99.toFixed(3).padStart(8)} ${String(r.errors).padStart(7)} ${r.cpuUs.toFixed(0).padStart(11)}`,
     );
   }
+  console.log(
+    'CPU µs/req: CPU time (user + system) of the proxy process(es) per request; for direct, of the replica',
+  );
   const berthAdded = find('berth', 1).p50 - find('direct', 1).p50;
   const pipeRatio = find('node pipe', 32).rps / find('direct', 32).rps;
   console.log(
