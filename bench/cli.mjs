@@ -114,7 +114,7 @@ async function main(dataDir) {
   const statusArgs = [BIN, 'status', '--env', 'local', '--direct', '--data-dir', dataDir];
   const status = versus(() => timeSync(process.execPath, statusArgs), node);
   row('berth status --env local --direct', ms(status.a), `${status.ratio.toFixed(2)}x node   goal <= 300 ms`);
-  berth(['delete', 'hello', '--env', 'local'], dataDir);
+  berth(['delete', 'hello', '--env', 'local', '--yes'], dataDir);
 
   const hand = [];
   const deploy = [];
@@ -125,7 +125,7 @@ async function main(dataDir) {
     berth(['deploy', HELLO, '--env', 'local'], dataDir);
     deploy.push(performance.now() - started);
     ratios.push(deploy.at(-1) / hand.at(-1));
-    berth(['delete', 'hello', '--env', 'local'], dataDir);
+    berth(['delete', 'hello', '--env', 'local', '--yes'], dataDir);
   }
   row('by hand: 2 x node server.js until both answer', ms(median(hand)), `(${DEPLOY_RUNS} runs)`);
   row(

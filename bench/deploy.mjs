@@ -79,7 +79,7 @@ async function main(dataDir) {
     wall.push(performance.now() - started);
     const [op] = JSON.parse(berth(['history', 'hello', '--env', 'local', '--json'], dataDir)).operations;
     operation.push(Date.parse(op.finishedAt) - Date.parse(op.startedAt));
-    berth(['delete', 'hello', '--env', 'local'], dataDir);
+    berth(['delete', 'hello', '--env', 'local', '--yes'], dataDir);
   }
   const row = (label, value, ratios = true) => {
     const versus = ratios

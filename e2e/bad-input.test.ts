@@ -101,7 +101,7 @@ describe('bad input and failing versions', () => {
       'name: keep\nrun:\n  command: [node, server.js]\nhealth: { path: /healthz }\nprotection: { deletion: true }\n',
     );
     expect((await runCli(['deploy', dir, '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
-    const refused = await runCli(['delete', 'keep', '--env', 'local'], { dataDir: runtime.dataDir });
+    const refused = await runCli(['delete', 'keep', '--env', 'local', '--yes'], { dataDir: runtime.dataDir });
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain('deletion protection');
     writeFileSync(
@@ -109,7 +109,9 @@ describe('bad input and failing versions', () => {
       'name: keep\nrun:\n  command: [node, server.js]\nhealth: { path: /healthz }\n',
     );
     expect((await runCli(['deploy', dir, '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
-    expect((await runCli(['delete', 'keep', '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
+    expect(
+      (await runCli(['delete', 'keep', '--env', 'local', '--yes'], { dataDir: runtime.dataDir })).code,
+    ).toBe(0);
   });
 
   it('a protected environment needs --env written out and --confirm for delete', async () => {

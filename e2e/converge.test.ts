@@ -125,7 +125,7 @@ describe('delete converges from any state', () => {
     for (const resource of await runtime.client.list(kind, { 'berth:service': 'hello' })) {
       expect(await runtime.client.remove(kind, resource.id)).toBe(true);
     }
-    const result = await runCli(['delete', 'hello', '--env', 'local'], { dataDir: runtime.dataDir });
+    const result = await runCli(['delete', 'hello', '--env', 'local', '--yes'], { dataDir: runtime.dataDir });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain('was already gone');
     expect(await tagged(runtime)).toEqual({ services: 0, routes: 0, dns: 0, healthchecks: 0 });
@@ -136,15 +136,17 @@ describe('delete converges from any state', () => {
     rmSync(join(runtime.dataDir, 'state.db'));
     rmSync(join(runtime.dataDir, 'state.db-wal'), { force: true });
     rmSync(join(runtime.dataDir, 'state.db-shm'), { force: true });
-    const result = await runCli(['delete', 'hello', '--env', 'local'], { dataDir: runtime.dataDir });
+    const result = await runCli(['delete', 'hello', '--env', 'local', '--yes'], { dataDir: runtime.dataDir });
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(/will remove 4 resource/);
     expect(await tagged(runtime)).toEqual({ services: 0, routes: 0, dns: 0, healthchecks: 0 });
   });
 
   it('a second delete says the service does not exist (exit 2)', async () => {
-    expect((await runCli(['delete', 'hello', '--env', 'local'], { dataDir: runtime.dataDir })).code).toBe(0);
-    const again = await runCli(['delete', 'hello', '--env', 'local'], { dataDir: runtime.dataDir });
+    expect(
+      (await runCli(['delete', 'hello', '--env', 'local', '--yes'], { dataDir: runtime.dataDir })).code,
+    ).toBe(0);
+    const again = await runCli(['delete', 'hello', '--env', 'local', '--yes'], { dataDir: runtime.dataDir });
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('there is no service "hello" in local');
   });

@@ -56,7 +56,7 @@ describe('crash safety: SIGKILL of the CLI during each step', () => {
       const types = JSON.parse(events.stdout).map((e: { type: string }) => e.type);
       expect(types).toContain('operation.resumed');
 
-      const done = await runCli(['delete', 'hello', '--env', env], { dataDir: runtime.dataDir });
+      const done = await runCli(['delete', 'hello', '--env', env, '--yes'], { dataDir: runtime.dataDir });
       expect(done.code, done.stderr).toBe(0);
     },
   );
@@ -67,9 +67,9 @@ describe('crash safety: SIGKILL of the CLI during each step', () => {
       const env = ENVS[DELETE_STEP_NAMES.indexOf(step) % 2]!;
       const deploy = await runCli(['deploy', HELLO, '--env', env], { dataDir: runtime.dataDir });
       expect(deploy.code, deploy.stderr).toBe(0);
-      await killInStep(runtime, ['delete', 'hello', '--env', env], step);
+      await killInStep(runtime, ['delete', 'hello', '--env', env, '--yes'], step);
 
-      const next = await runCli(['delete', 'hello', '--env', env], { dataDir: runtime.dataDir });
+      const next = await runCli(['delete', 'hello', '--env', env, '--yes'], { dataDir: runtime.dataDir });
       expect(next.code, next.stderr).toBe(0);
       expect(next.stderr).toContain(`interrupted during step "${step}"`);
       expect(next.stderr).toMatch(/delete succeeded/);

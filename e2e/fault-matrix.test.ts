@@ -224,7 +224,7 @@ describe('fault matrix: every kind x fault x state converges with no human step'
                 '--env',
                 'local',
               ]
-            : ['delete', service, '--env', 'local'];
+            : ['delete', service, '--env', 'local', '--yes'];
         const step = state === 'mid-deploy' ? 'wait until healthy' : 'check identity';
         const cli = spawnCli(args, {
           dataDir: runtime.dataDir,

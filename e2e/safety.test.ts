@@ -57,7 +57,7 @@ describe('know where you are: identity, audit, restore, timeline', () => {
 
   it('audits every mutation with actor, interface, identity and result', async () => {
     expect((await cli('deploy', HELLO, '--env', 'local')).code).toBe(0);
-    expect((await cli('delete', 'hello', '--env', 'local')).code).toBe(0);
+    expect((await cli('delete', 'hello', '--env', 'local', '--yes')).code).toBe(0);
     const entries = JSON.parse((await cli('audit', '--env', 'local', '--json')).stdout);
     expect(entries.map((e: { action: string }) => e.action)).toEqual(['deploy', 'delete']);
     for (const entry of entries) {

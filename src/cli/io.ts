@@ -15,6 +15,8 @@ export interface Io {
    * (a pipe gets whole lines, so `grep` sees everything; `--json` is there for scripts).
    */
   width: number;
+  /** The same for stderr (progress and messages). */
+  errWidth: number;
   /** Asks on stderr and reads a line from stdin; Ctrl-C rejects with `Interrupted`. */
   ask(question: string): Promise<string>;
 }
@@ -33,8 +35,8 @@ export function colorWanted(stream: NodeJS.WriteStream, noColor: boolean): boole
   return Boolean(stream.isTTY);
 }
 
-function outputWidth(): number {
-  if (process.stdout.isTTY && process.stdout.columns) return process.stdout.columns;
+function outputWidth(stream: NodeJS.WriteStream): number {
+  if (stream.isTTY && stream.columns) return stream.columns;
   const fromEnv = Number(process.env.COLUMNS);
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Infinity;
 }
@@ -46,8 +48,8 @@ async function askOnTerminal(question: string): Promise<string> {
     // At a terminal readline reads keys itself, so Ctrl-C arrives here rather than as a signal.
     prompt.once('SIGINT', () => {
       process.stderr.write('\n');
+      reject(new Interrupted()); // before close(), whose handler would answer "" first
       prompt.close();
-      reject(new Interrupted());
     });
     // End of input (Ctrl-D) answers nothing, which every caller treats as "no".
     prompt.once('close', () => resolve(''));
@@ -68,7 +70,8 @@ export function processIo(noColor: boolean): Io {
     color: pc.createColors(useColor),
     isInteractive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
-    width: outputWidth(),
+    width: outputWidth(process.stdout),
+    errWidth: outputWidth(process.stderr),
     ask: askOnTerminal,
   };
 }

@@ -79,7 +79,7 @@ describe('berth on an AWS environment (moto)', () => {
     const status = await berth(['status', 'shop', '--env', 'staging', '--json']);
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.stringify(JSON.parse(status.stdout))).toMatch(/"health":"Healthy"/);
-    const removed = await berth(['delete', 'shop', '--env', 'staging']);
+    const removed = await berth(['delete', 'shop', '--env', 'staging', '--yes']);
     expect(removed.code, removed.stderr + removed.stdout).toBe(0);
   }, 90_000);
 });

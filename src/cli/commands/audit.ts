@@ -36,6 +36,7 @@ export const auditCommand: CommandSpec = {
             e.identity,
             e.result,
           ]),
+          { width: io.width, shrink: ['IDENTITY', 'RESULT'] },
         ),
       );
     } finally {

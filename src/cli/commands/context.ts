@@ -30,6 +30,7 @@ const ls: CommandSpec = {
             c.env ?? null,
             c.token ? 'saved' : null,
           ]),
+          { width: io.width },
         ),
       );
     }

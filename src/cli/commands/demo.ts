@@ -29,6 +29,7 @@ export const demoCommand: CommandSpec = {
         renderTable(
           ['SERVICE', 'HEALTH', 'SYNC', 'REVISION', 'REPLICAS', 'URL'],
           statuses.map((s) => [s.name, s.health, s.sync, s.revision, s.replicas, s.urls.join(' ')]),
+          { width: io.width },
         ),
       );
       io.out('');

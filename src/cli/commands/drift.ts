@@ -119,6 +119,7 @@ export const driftCommand: CommandSpec = {
             row.detail,
             row.firstSeenAt ? age(row.firstSeenAt) : '-',
           ]),
+          { width: io.width, ownLine: ['DETAIL'], shrink: ['ID'] },
         ),
       );
       if (orphans.length) {

@@ -27,6 +27,7 @@ export const envCommand: CommandSpec = {
               e.drift,
               e.identity ?? null,
             ]),
+            { width: io.width },
           ),
         );
       },

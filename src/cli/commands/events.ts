@@ -4,11 +4,14 @@ import { printJson } from '../output.js';
 import { parsePositiveInt } from '../parse.js';
 import type { EventRecord } from '../../state/store.js';
 import type { Io } from '../io.js';
+import { wrapText } from '../render/table.js';
 
+/** One event; a line too wide for the terminal goes on at the next, indented, never mid-word. */
 function line(io: Io, event: EventRecord): string {
   const type = event.type.endsWith('failed') ? io.color.red(event.type) : io.color.dim(event.type);
   const step = event.data?.step ? ` [${String(event.data.step)}]` : '';
-  return `${event.time}  ${type}${step}  ${event.message}${event.operationId ? io.color.dim(`  ${event.operationId}`) : ''}`;
+  const text = `${event.time}  ${type}${step}  ${event.message}${event.operationId ? io.color.dim(`  ${event.operationId}`) : ''}`;
+  return wrapText(text, io.width, 4).join('\n');
 }
 
 export const eventsCommand: CommandSpec = {

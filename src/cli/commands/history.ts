@@ -26,6 +26,7 @@ export const historyCommand: CommandSpec = {
             r.spec.replicas,
             r.number === record?.currentRevision ? '*' : '',
           ]),
+          { width: io.width, ownLine: ['ERROR'] },
         ),
       );
       io.out('\nOPERATIONS');
@@ -41,6 +42,7 @@ export const historyCommand: CommandSpec = {
             duration(o.startedAt, o.finishedAt),
             o.error,
           ]),
+          { width: io.width, ownLine: ['ERROR'] },
         ),
       );
     });

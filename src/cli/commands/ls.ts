@@ -34,6 +34,7 @@ export const lsCommand: CommandSpec = {
               : null,
             s.urls[0] ?? null,
           ]),
+          { width: io.width, ownLine: ['URL'], shrink: ['OPERATION'] },
         ),
       );
     });

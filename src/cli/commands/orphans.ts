@@ -12,7 +12,7 @@ const ORPHAN_REASONS: Record<Orphan['reason'], string> = {
   'never-live': 'its service was never live',
 };
 
-function table(orphans: Orphan[]): string {
+function table(orphans: Orphan[], width: number): string {
   return renderTable(
     ['KIND', 'ID', 'NAME', 'TAGGED FOR', 'WHY'],
     orphans.map((orphan) => [
@@ -22,6 +22,7 @@ function table(orphans: Orphan[]): string {
       orphan.service || '-',
       ORPHAN_REASONS[orphan.reason],
     ]),
+    { width, ownLine: ['WHY'], shrink: ['NAME', 'ID'] },
   );
 }
 
@@ -64,7 +65,7 @@ export const orphansCommand: CommandSpec = {
       if (!mutating) {
         if (globals.json) return printJson(io, { env: env.name, orphans });
         if (orphans.length === 0) return io.out(`no orphans in ${env.name}`);
-        io.out(table(orphans));
+        io.out(table(orphans, io.width));
         io.err(
           io.color.dim(
             `remove them: berth orphans --env ${env.name} --delete; or take them into a service: --adopt SERVICE`,
@@ -79,7 +80,7 @@ export const orphansCommand: CommandSpec = {
       if (options.adopt) {
         const service = String(options.adopt);
         io.err(`adopting ${orphans.length} resource(s) into ${service}:`);
-        io.err(table(orphans));
+        io.err(table(orphans, io.width));
         const adopted = await adoptOrphans({ store, provider, env }, orphans, service);
         if (globals.json) return printJson(io, { env: env.name, adopted });
         io.out(`adopted ${adopted.length} resource(s) into ${service}`);
@@ -91,7 +92,7 @@ export const orphansCommand: CommandSpec = {
         return;
       }
       io.err(`will remove ${orphans.length} orphaned resource(s) from ${env.name}:`);
-      io.err(table(orphans));
+      io.err(table(orphans, io.width));
       const confirm = await askConfirmation(env, options.confirm, io, `remove ${orphans.length} orphan(s)`);
       const done = await deleteOrphans({ store, provider, env }, orphans, confirm);
       if (globals.json) return printJson(io, { env: env.name, done });

@@ -21,6 +21,7 @@ export const planCommand: CommandSpec = {
         renderTable(
           ['KIND', 'ACTION', 'NAME', 'ID', 'WHY'],
           changes.map((c) => [c.kind, c.action, c.name, c.providerId, c.reason]),
+          { width: io.width, ownLine: ['WHY'], shrink: ['NAME', 'ID'] },
         ),
       );
       io.out(

@@ -1,5 +1,6 @@
 import { sleep } from '../../core/clock.js';
 import { UserError } from '../../core/errors.js';
+import { TAG_ENV, TAG_SERVICE } from '../../core/tags.js';
 import type { RuntimeClient } from '../../runtime/client.js';
 import { isProcessAlive } from '../../runtime/files.js';
 import { connectRuntime } from '../../runtime/launcher.js';
@@ -13,6 +14,7 @@ import {
   type RuntimeService,
 } from '../../runtime/types.js';
 import type { CommandInput, CommandSpec } from '../registry.js';
+import { renderTable } from '../render/table.js';
 
 function parsePort(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -45,7 +47,7 @@ function kindOfId(id: string): RuntimeKind {
 function tagsText(tags: Record<string, string>): string {
   return Object.entries(tags)
     .map(([k, v]) => `${k}=${v}`)
-    .join(',');
+    .join(' ');
 }
 
 function describe(kind: RuntimeKind, item: RuntimeResource): { name: string; state: string } {
@@ -82,18 +84,36 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
-async function resolveService(client: RuntimeClient, ref: string): Promise<RuntimeService> {
-  if (ref.startsWith('svc-')) {
+/**
+ * The runtime service a user means: its id (svc-…), its runtime name (hello-local-g1), or the
+ * berth service's name as the README writes it (`berth runtime kill hello`), narrowed by --env
+ * when the same service runs in several environments.
+ */
+async function resolveService(
+  client: RuntimeClient,
+  ref: string,
+  env: string | undefined,
+): Promise<RuntimeService> {
+  if (ref.startsWith(`${RUNTIME_ID_PREFIX.services}-`)) {
     const service = await client.get('services', ref);
     if (service) return service;
   }
-  const match = (await client.list('services')).find((s) => s.name === ref);
-  if (!match) {
-    throw new UserError(`the local runtime has no service "${ref}"`, {
-      hint: 'see `berth runtime ls services`',
+  const services = await client.list('services');
+  const byName = services.find((s) => s.name === ref);
+  if (byName) return byName;
+  const matches = services.filter(
+    (s) => s.tags[TAG_SERVICE] === ref && (env === undefined || s.tags[TAG_ENV] === env),
+  );
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    throw new UserError(`"${ref}" runs ${matches.length} times in the local runtime`, {
+      details: matches.map((s) => `${s.id}  ${s.name}  (env ${s.tags[TAG_ENV] ?? '?'})`),
+      hint: env === undefined ? `name the environment with --env, or give an id` : 'give an id',
     });
   }
-  return match;
+  throw new UserError(`the local runtime has no service "${ref}"${env ? ` in ${env}` : ''}`, {
+    hint: 'see `berth runtime ls services`',
+  });
 }
 
 const serve: CommandSpec = {
@@ -176,12 +196,17 @@ const ls: CommandSpec = {
       );
     }
     if (all.length === 0) return void input.io.err('the local runtime has no resources');
-    const rows = [['KIND', 'ID', 'NAME/HOST', 'STATE', 'TAGS']];
-    for (const { kind, item } of all) {
+    const rows = all.map(({ kind, item }) => {
       const d = describe(kind, item);
-      rows.push([kind, item.id, d.name, d.state, tagsText(item.tags)]);
-    }
-    input.io.out(table(rows));
+      return [kind, item.id, d.name, d.state, tagsText(item.tags)];
+    });
+    input.io.out(
+      renderTable(['KIND', 'ID', 'NAME/HOST', 'STATE', 'TAGS'], rows, {
+        width: input.io.width,
+        ownLine: ['TAGS'],
+        shrink: ['NAME/HOST', 'STATE'],
+      }),
+    );
   },
 };
 
@@ -214,7 +239,7 @@ const rm: CommandSpec = {
 
 const kill: CommandSpec = {
   name: 'kill <service>',
-  summary: "kill a service's replica processes (id or name); the runtime restarts them",
+  summary: "kill a service's replica processes (service name, runtime name or id); the runtime restarts them",
   options: [
     { flags: '--replica <n>', description: 'only this replica (default: all)' },
     {
@@ -226,7 +251,7 @@ const kill: CommandSpec = {
   ],
   run: async (input) => {
     const client = await requireRuntime(input);
-    const service = await resolveService(client, input.args[0]!);
+    const service = await resolveService(client, input.args[0]!, input.globals.env);
     const signal = input.options.signal as 'SIGKILL' | 'SIGTERM';
     let indexes = service.replicaStatus.map((r) => r.index);
     if (input.options.replica !== undefined) {
@@ -243,13 +268,13 @@ const kill: CommandSpec = {
 
 const logs: CommandSpec = {
   name: 'logs <service>',
-  summary: "the last lines of a service's replica logs (id or name)",
+  summary: "the last lines of a service's replica logs (service name, runtime name or id)",
   options: [{ flags: '--lines <n>', description: 'lines per replica', defaultValue: '50' }],
   run: async (input) => {
     const lines = Number(input.options.lines);
     if (!Number.isInteger(lines) || lines < 0) throw new UserError('--lines must be a whole number');
     const client = await requireRuntime(input);
-    const service = await resolveService(client, input.args[0]!);
+    const service = await resolveService(client, input.args[0]!, input.globals.env);
     const data = await client.logs(service.id, lines);
     if (input.globals.json) return void input.io.out(JSON.stringify(data, null, 2));
     for (const replica of data) {

@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../registry.js';
 import { withBackend } from '../backend.js';
 import { age, printJson } from '../output.js';
-import { renderTable } from '../render/table.js';
+import { renderTable, wrapText } from '../render/table.js';
 import type { ServiceStatus } from '../../engine/status.js';
 import type { Io } from '../io.js';
 
@@ -15,16 +15,14 @@ function printService(io: Io, status: ServiceStatus): void {
   io.out(
     `${io.color.bold(status.name)}  revision ${status.revision ?? '-'} (generation ${status.generation})`,
   );
-  io.out(
-    `  health:   ${colorHealth(io, status.health)}${status.healthDetail ? `  ${status.healthDetail}` : ''}`,
-  );
+  const health = `  health:   ${colorHealth(io, status.health)}${status.healthDetail ? `  ${status.healthDetail}` : ''}`;
+  io.out(wrapText(health, io.width, 12).join('\n'));
   io.out(`  sync:     ${colorHealth(io, status.sync)}`);
   io.out(`  observed: ${age(status.observedAt)} (${status.observedAt})`);
   if (status.repairFailing) {
     const failing = status.repairFailing;
-    io.out(
-      `  repair:   ${io.color.red(`failing: ${failing.attempts} attempt(s) since ${failing.since}`)}; last: ${failing.lastError ?? '?'}`,
-    );
+    const repair = `  repair:   ${io.color.red(`failing: ${failing.attempts} attempt(s) since ${failing.since}`)}; last: ${failing.lastError ?? '?'}`;
+    io.out(wrapText(repair, io.width, 12).join('\n'));
   }
   if (status.activeOperation) {
     const op = status.activeOperation;
@@ -44,7 +42,12 @@ function printService(io: Io, status: ServiceStatus): void {
         : (r.health?.detail ?? ''),
     ]);
     io.out(
-      renderTable(['KIND', 'ID', 'NAME', 'STATE', 'DETAIL'], rows)
+      renderTable(['KIND', 'ID', 'NAME', 'STATE', 'DETAIL'], rows, {
+        width: io.width,
+        indent: 2,
+        ownLine: ['DETAIL'],
+        shrink: ['NAME', 'ID'],
+      })
         .split('\n')
         .map((line) => `  ${line}`)
         .join('\n'),

@@ -77,6 +77,7 @@ const ls: CommandSpec = {
             .join(' '),
           r.createdAt,
         ]),
+        { width: io.width },
       ),
     );
   },
