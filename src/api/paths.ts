@@ -9,6 +9,8 @@ export interface ApiPaths {
   tokens: string;
   /** The admin token the CLI on this machine uses by itself (0600). */
   localToken: string;
+  /** The dashboard's sign-in codes and sessions, hashed, shared by the peers (0600). */
+  sessions: string;
 }
 
 export function apiPaths(dataDir: string): ApiPaths {
@@ -16,6 +18,7 @@ export function apiPaths(dataDir: string): ApiPaths {
     discovery: join(dataDir, 'api.json'),
     tokens: join(dataDir, 'tokens.json'),
     localToken: join(dataDir, 'api-token'),
+    sessions: join(dataDir, 'sessions.json'),
   };
 }
 

@@ -5,7 +5,8 @@ import { buildApp } from './app.js';
 import { defaultAllowedHosts } from './auth.js';
 import { startControlPlaneHosts, type ControlPlaneHosts } from './hosts.js';
 import { createMetrics } from './metrics.js';
-import type { SessionStore } from './sessions.js';
+import { SessionStore } from './sessions.js';
+import { apiPaths } from './paths.js';
 import { TokenStore } from './tokens.js';
 
 const require = createRequire(import.meta.url);
@@ -50,9 +51,12 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
     onWrite: (env, service) => hosts?.enqueue(env, service),
   });
   let allowed: string[] = [];
+  const tokens = TokenStore.forDataDir(options.dataDir);
   const { app, sessions } = await buildApp({
     plane,
-    tokens: TokenStore.forDataDir(options.dataDir),
+    tokens,
+    // Shared with the other peers of the data dir: a sign-in on one holds on all of them.
+    sessions: new SessionStore(tokens, Date.now, apiPaths(options.dataDir).sessions),
     allowedHosts: () => allowed,
     version,
     metrics,

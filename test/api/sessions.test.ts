@@ -1,3 +1,5 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 /**
  * Dashboard sessions: a one-time code or a pasted token is exchanged by POST for a session
  * cookie (HttpOnly, SameSite=Strict); a code works once and for 2 minutes; the cookie acts with
@@ -97,6 +99,27 @@ describe('dashboard sessions', () => {
     );
     expect(dump).not.toContain(code);
     expect(dump).not.toContain(made.session);
+  });
+
+  it('peers of one data dir share codes and sessions (a code once across all), as hashes only', () => {
+    const tokens = TokenStore.forDataDir(api.dataDir);
+    const file = join(api.dataDir, 'sessions-shared.json');
+    const first = new SessionStore(tokens, Date.now, file);
+    const second = new SessionStore(tokens, Date.now, file);
+    const { code } = first.createCode(tokens.verify(admin)!);
+    const made = second.exchangeCode(code)!;
+    expect(made).not.toBeNull();
+    expect(first.exchangeCode(code)).toBeNull(); // used up on the other peer
+    expect(first.verify(made.session)?.principal.id).toBe(made.info.principal.id);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain(code);
+    expect(text).not.toContain(made.session);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    first.revoke(made.session);
+    expect(second.verify(made.session)).toBeNull();
+    // A restarted control plane keeps everyone signed in.
+    const { session } = first.createSession(tokens.verify(admin)!);
+    expect(new SessionStore(tokens, Date.now, file).verify(session)).not.toBeNull();
   });
 
   it('signs in with a pasted token (POST body), with that token’s roles', async () => {
