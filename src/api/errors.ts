@@ -7,6 +7,7 @@ import type { FastifyError } from 'fastify';
 import type { z } from 'zod';
 import { isUserError, type ExitCode } from '../core/errors.js';
 import { providerFailure } from '../core/provider-errors.js';
+import { storageFailure } from '../core/storage-errors.js';
 
 export interface ApiErrorBody {
   error: string;
@@ -79,11 +80,11 @@ export function toHttpError(error: unknown): { status: number; body: ApiErrorBod
       },
     };
   }
-  const unreachable = providerFailure(error);
+  const unreachable = providerFailure(error) ?? storageFailure(error);
   if (unreachable) {
-    // The provider behind the API failed, not the API: 502, and the CLI exits 1.
+    // The provider or the disk behind the API failed, not the API: 502/507, and the CLI exits 1.
     return {
-      status: 502,
+      status: unreachable.code === 'storage_unavailable' ? 507 : 502,
       body: {
         error: unreachable.code,
         message: unreachable.message,

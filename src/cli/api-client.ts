@@ -86,8 +86,12 @@ export class ApiClient {
     if (typeof body.error !== 'string' && [404, 502, 503, 504].includes(response.status)) {
       throw await this.unreachable(new Error(`${response.status} ${response.statusText} from ${this.url}`));
     }
-    // A 5xx is a bug in the API, except a 502 saying that a provider behind it cannot be reached.
-    if (response.status >= 500 && body.error !== 'provider_unreachable') {
+    // A 5xx is a bug in the API, except a 502/507 saying that a provider or the disk behind it failed.
+    if (
+      response.status >= 500 &&
+      body.error !== 'provider_unreachable' &&
+      body.error !== 'storage_unavailable'
+    ) {
       throw new Error(`the berth API answered ${response.status}: ${body.message ?? response.statusText}`);
     }
     const exitCode = ([1, 2, 3, 4].includes(body.exitCode ?? 0) ? body.exitCode : 2) as ExitCode;

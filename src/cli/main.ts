@@ -6,6 +6,7 @@ import { Interrupted, processIo, type Io } from './io.js';
 import { resolveDataDir, type GlobalOptions } from './globals.js';
 import { isUserError, type UserError } from '../core/errors.js';
 import { providerFailure } from '../core/provider-errors.js';
+import { storageFailure } from '../core/storage-errors.js';
 
 // Everything berth writes (the data dir, its tokens, state and logs) is private to its owner.
 process.umask(0o077);
@@ -57,8 +58,11 @@ const runner: Runner = async (spec, input, command) => {
       process.exitCode = 130;
       return;
     }
-    // A provider that cannot be reached is the user's to fix (exit 1), not a bug in berth.
-    const userError = isUserError(error) ? error : providerFailure(error);
+    // A provider that cannot be reached, or a full or read-only data dir, is the user's to fix
+    // (exit 1), not a bug in berth.
+    const userError = isUserError(error)
+      ? error
+      : (providerFailure(error) ?? storageFailure(error, globals.dataDir));
     if (userError) {
       printUserError(io, userError, globals.json);
       process.exitCode = userError.exitCode;

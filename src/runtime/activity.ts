@@ -15,8 +15,13 @@ export class ActivityLog {
 
   record(entry: Omit<RuntimeActivity, 'time'>): void {
     const line = `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`;
-    appendFileSync(this.file, line, { mode: 0o600 });
-    this.trim();
+    try {
+      appendFileSync(this.file, line, { mode: 0o600 });
+      this.trim();
+    } catch {
+      // A full disk: the change itself is saved already, and failing the request now would make
+      // its caller retry a change that was made. The activity log is a record, kept best effort.
+    }
   }
 
   /** Entries in [since, until] (ISO times), oldest first, optionally only for tagged resources. */

@@ -22,6 +22,7 @@ import { describeOwner, normalizeHostname } from '../spec/hostnames.js';
 import { routeOwner, routeOwnerKey } from './route-owner.js';
 import { parseCreate, parsePatch, parseTagQuery, ValidationError } from './validate.js';
 import { ActivityLog } from './activity.js';
+import { diskFailureReason } from '../core/storage-errors.js';
 import { LocalSecretStore, type SecretRef } from './secret-store.js';
 
 export interface ConsoleDeps {
@@ -82,6 +83,13 @@ export function buildConsole(deps: ConsoleDeps): FastifyInstance {
         message: `invalid input: ${error.message}`,
         details: error.problems,
       });
+    }
+    const disk = diskFailureReason(error);
+    if (disk) {
+      // Nothing was changed (the store puts its state back when it cannot save it).
+      return reply
+        .code(507)
+        .send({ error: 'insufficient_storage', message: `the local runtime cannot save its state: ${disk}` });
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

@@ -111,7 +111,7 @@ export class HealthCheckRunner {
       checker.failures++;
       if (checker.failures >= current.failureThreshold) current.status = 'unhealthy';
     }
-    if (current.status !== before) this.store.save();
+    if (current.status !== before) this.store.saveBestEffort();
     checker.timer = setTimeout(() => void this.tick(id, checker), current.intervalMs);
   }
 }

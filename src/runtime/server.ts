@@ -73,7 +73,18 @@ function resolveProxyPort(flag: number | undefined): number {
  */
 export async function serveRuntime(options: ServeRuntimeOptions): Promise<RuntimeServer> {
   const host = options.host ?? '127.0.0.1';
-  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const write = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
+  // The runtime's log is a file in the data dir: on a full disk a line is lost, never a service.
+  const log = (message: string) => {
+    try {
+      write(message);
+    } catch {
+      // nowhere to write it
+    }
+  };
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') === 0) stream.on('error', () => {});
+  }
   const paths = runtimePaths(options.dataDir);
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
   // Replicas, whoever they run as, must find nothing to read in the data dir.

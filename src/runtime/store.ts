@@ -114,11 +114,37 @@ export class RuntimeStore extends EventEmitter {
   /** Insert or replace (by id), persist, then notify. */
   put<K extends RuntimeKind>(kind: K, item: StoredMap[K]): void {
     const list = this.state[kind] as StoredMap[K][];
+    const before = [...list];
     const index = list.findIndex((existing) => existing.id === item.id);
     if (index >= 0) list[index] = item;
     else list.push(item);
-    this.save();
+    this.saveOrUndo(kind, before);
     this.emit('change', kind);
+  }
+
+  /**
+   * Persist, or (disk full, read-only) put the list back as it was and throw: what the runtime
+   * runs never differs from what its state file says, and the caller learns the change failed.
+   */
+  private saveOrUndo(kind: RuntimeKind, before: unknown[]): void {
+    try {
+      this.save();
+    } catch (error) {
+      (this.state[kind] as unknown[]).splice(0, Infinity, ...before);
+      throw error;
+    }
+  }
+
+  /**
+   * Save bookkeeping (pids, health-check status); on a full or read-only disk it stays in memory
+   * and the next successful save records it. The runtime keeps serving either way.
+   */
+  saveBestEffort(): void {
+    try {
+      this.save();
+    } catch {
+      // kept in memory: the pid is known to this runtime, and saved with the next change
+    }
   }
 
   /** Remove, persist, then notify; false when it did not exist. */
@@ -126,8 +152,9 @@ export class RuntimeStore extends EventEmitter {
     const list = this.state[kind] as { id: string }[];
     const index = list.findIndex((existing) => existing.id === id);
     if (index < 0) return false;
+    const before = [...list];
     list.splice(index, 1);
-    this.save();
+    this.saveOrUndo(kind, before);
     this.emit('change', kind);
     return true;
   }
@@ -142,7 +169,7 @@ export class RuntimeStore extends EventEmitter {
     const index = list.findIndex((p) => p.serviceId === entry.serviceId && p.index === entry.index);
     if (index >= 0) list[index] = entry;
     else list.push(entry);
-    this.save();
+    this.saveBestEffort();
   }
 
   removeProcess(serviceId: string, index: number): void {
@@ -150,7 +177,7 @@ export class RuntimeStore extends EventEmitter {
     const at = list.findIndex((p) => p.serviceId === serviceId && p.index === index);
     if (at >= 0) {
       list.splice(at, 1);
-      this.save();
+      this.saveBestEffort();
     }
   }
 }

@@ -375,7 +375,7 @@ export class Supervisor extends EventEmitter {
     this.store.state.processes = this.store.state.processes
       .filter((p) => serviceIds.has(p.serviceId))
       .map((p) => ({ ...p, pid: null }));
-    this.store.save();
+    this.store.saveBestEffort();
     if (victims.length)
       this.log(`killed ${victims.length} leftover replica process(es): ${victims.join(', ')}`);
     return victims.length;
@@ -508,6 +508,6 @@ export class Supervisor extends EventEmitter {
     await Promise.allSettled([...stops, ...this.draining]);
     this.runners.clear();
     for (const p of this.store.state.processes) p.pid = null;
-    this.store.save();
+    this.store.saveBestEffort();
   }
 }
