@@ -180,4 +180,17 @@ export const COMMANDS: CommandEntry[] = [
     group: 'Shell:',
     load: async () => (await import('./prompt.js')).promptCommand,
   },
+  {
+    name: 'completion <shell>',
+    summary: 'print shell completion for bash, zsh or fish (commands, options, environments, services)',
+    group: 'Shell:',
+    load: async () => (await import('./completion.js')).completionCommand,
+  },
+  {
+    name: '__complete <what>',
+    summary: 'names for shell completion (internal)',
+    group: 'Shell:',
+    hidden: true,
+    load: async () => (await import('./completion.js')).completeNamesCommand,
+  },
 ];
