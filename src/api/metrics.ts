@@ -7,6 +7,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReconcilerStatus } from '../reconciler/index.js';
 import type { EventRecord } from '../state/store.js';
+import { awsCalls } from '../providers/aws/call-metrics.js';
 
 export interface Metrics {
   registry: Registry;
@@ -21,6 +22,8 @@ export interface Metrics {
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'berth_process_' });
+  // AWS calls are counted process-wide (by whichever provider or store made them).
+  registry.registerMetric(awsCalls);
   const operations = new Counter({
     name: 'berth_operations_total',
     help: 'Operations finished, by kind (deploy, rollback, delete, repair) and result',

@@ -38,8 +38,12 @@ export async function plannedRemovals(
   const inventory = await store.listResources(env.name, service);
   const result: PlannedRemoval[] = [];
   for (const kind of kinds) {
-    const observed = await provider.drivers[kind].observeAll({ env: env.name, service });
     const known = inventory.filter((record) => record.kind === kind);
+    const observed = await provider.drivers[kind].observeAll({
+      env: env.name,
+      service,
+      known: known.map((record) => record.providerId),
+    });
     for (const item of observed) {
       const inInventory = known.some((record) => record.providerId === item.providerId);
       result.push({

@@ -67,11 +67,13 @@ export function deploySteps(
       const { computeId, generation } = computeOf(step);
       const driver = provider.drivers[kind];
       const desired = provider.desired(kind, { env, spec, generation, computeId });
+      const inventory = await inventoryOf(kind);
+      const known = inventory.map((record) => record.providerId);
       const result = await convergeKind(
         driver,
         desired,
-        await driver.observeAll(scope),
-        await inventoryOf(kind),
+        await driver.observeAll({ ...scope, known }),
+        inventory,
       );
       await syncInventory(store, env.name, service, kind, result.kept, generation, result.removed);
       return describeConverge(kind, result);

@@ -10,6 +10,8 @@ export interface PlanChange {
   providerId: string | null;
   /** The fields that differ, with the values wanted and found. */
   reason: string;
+  /** Where the resource lives or will live, when the provider spreads them (a route's load balancer). */
+  location?: string;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function planDeploy(
 ): Promise<PlanChange[]> {
   const scope = { env: env.name, service: spec.name };
   const record = await store.getService(env.name, spec.name);
+  const inventory = await store.listResources(env.name, spec.name);
   const changes: PlanChange[] = [];
   const computes = await provider.drivers.compute.observeAll(scope);
   const serving = computes.find((c) => generationOf(c) === record?.generation) ?? computes[0];
@@ -50,13 +53,22 @@ export async function planDeploy(
 
   for (const kind of RESOURCE_KINDS) {
     const driver = provider.drivers[kind];
-    const observed = kind === 'compute' ? (serving ? [serving] : []) : await driver.observeAll(scope);
+    const known = inventory.filter((r) => r.kind === kind).map((r) => r.providerId);
+    const observed =
+      kind === 'compute' ? (serving ? [serving] : []) : await driver.observeAll({ ...scope, known });
     const desired = provider.desired(kind, { env, spec, generation, computeId: serving?.providerId });
     const claimed = new Set<string>();
     for (const want of desired) {
       const have = observed.find((o) => o.key === want.key && !claimed.has(o.providerId));
       if (!have) {
-        changes.push({ kind, action: 'create', name: want.key, providerId: null, reason: 'does not exist' });
+        changes.push({
+          kind,
+          action: 'create',
+          name: want.key,
+          providerId: null,
+          reason: 'does not exist',
+          ...(want.location ? { location: want.location } : {}),
+        });
         continue;
       }
       claimed.add(have.providerId);
@@ -76,6 +88,7 @@ export async function planDeploy(
               )
               .join('; ')
           : 'matches',
+        ...((have.location ?? want.location) ? { location: have.location ?? want.location } : {}),
       });
     }
     const extras = kind === 'compute' ? computes.filter((c) => c !== serving) : observed;

@@ -3,7 +3,9 @@
  *
  * Contract for every ResourceDriver:
  * - `observeAll(scope)` returns every resource of its kind tagged `berth:managed-by=berth` in the
- *   scope's environment (and service, when given), using list calls, never one call per resource.
+ *   scope's environment, using list calls, never one call per resource; with a service, that
+ *   service's resources found by tag, name or id (scope.known), at a cost that does not grow with
+ *   the environment.
  * - `create`, `update` and `delete` are idempotent: deleting what is already gone resolves
  *   'already-gone'; updating what is gone resolves null (the caller then creates).
  * - `diff(desired, observed)` returns the fields that differ; an empty list means in sync.
@@ -16,7 +18,16 @@ import type { HostnameOwner } from '../spec/hostnames.js';
 
 export interface ObserveScope {
   env: string;
+  /**
+   * One service: a driver then finds that service's resources by name, id or tag, never by
+   * listing the environment, so that a deploy costs the same however many services share it.
+   */
   service?: string;
+  /**
+   * With `service`: the provider ids berth recorded for it (its inventory), for kinds whose
+   * resources a provider cannot find by tag (e.g. DNS names); they are looked up one by one.
+   */
+  known?: string[];
 }
 
 /** What berth wants one resource to be. `attributes` is kind- and provider-specific. */
@@ -26,6 +37,8 @@ export interface DesiredResource {
   key: string;
   attributes: Record<string, unknown>;
   tags: Tags;
+  /** Where it will live, when the provider spreads resources (e.g. a route's load balancer). */
+  location?: string;
 }
 
 export interface ObservedResource {
@@ -39,6 +52,8 @@ export interface ObservedResource {
   tags: Tags;
   /** Health as the provider reports it, when the kind has one. */
   health?: ResourceHealth;
+  /** Where it lives, when the provider spreads resources (e.g. a route's load balancer). */
+  location?: string;
 }
 
 export interface ResourceHealth {

@@ -17,10 +17,19 @@ export const planCommand: CommandSpec = {
       const changes = await session.plan(spec);
       if (globals.json) return printJson(io, { service: spec.name, env: env.name, changes });
       const pending = changes.filter((c) => c.action !== 'unchanged').length;
+      // WHERE only when the provider spreads resources (AWS: which load balancer a route is on).
+      const where = changes.some((c) => c.location);
       io.out(
         renderTable(
-          ['KIND', 'ACTION', 'NAME', 'ID', 'WHY'],
-          changes.map((c) => [c.kind, c.action, c.name, c.providerId, c.reason]),
+          ['KIND', 'ACTION', 'NAME', ...(where ? ['WHERE'] : []), 'ID', 'WHY'],
+          changes.map((c) => [
+            c.kind,
+            c.action,
+            c.name,
+            ...(where ? [c.location ?? null] : []),
+            c.providerId,
+            c.reason,
+          ]),
           { width: io.width, ownLine: ['WHY'], shrink: ['NAME', 'ID'] },
         ),
       );

@@ -1,15 +1,21 @@
 /**
  * Compute on AWS: one ECS service (Fargate, awsvpc) per generation, its task definition, and its
- * target group, which ECS registers the tasks in. The target group is attached to the listener by
- * a rule that matches only the header `X-Berth-Compute: <ECS service name>` (AWS refuses to
- * create a service on a target group that no load balancer uses, and the header lets an operator
- * reach one generation directly); traffic is switched to it by the route driver.
+ * target group, which ECS registers the tasks in. AWS refuses to create a service on a target
+ * group that no load balancer uses, so the new target group joins the service's own listener rule
+ * with weight 0 (a weighted forward: the serving generation keeps all traffic) and the route
+ * driver moves the traffic once the new tasks are healthy. A service's first generation creates
+ * that rule, on the ALB the pool picks (pool.ts): one rule per service, not one per generation.
+ *
+ * Everything a deploy looks at is the service's own: found by tag (Resource Groups Tagging API),
+ * by name or by ARN, never by listing the environment. A create that fails part-way removes what
+ * it made (target group, rule, task definition) before it reports the failure.
  *
  * ECS realities (notes/aws.md): a service exists only while ACTIVE; a deleted one lingers as
  * DRAINING/INACTIVE and blocks its name, so `create` refuses a taken name with a ConflictError and
  * the engine moves on to the next generation's name instead of waiting.
  */
 import type { ContainerDefinition, Service } from '@aws-sdk/client-ecs';
+import type { Action, Rule, TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
 
 import { ConflictError, TransientError } from '../../core/errors.js';
 import { MANAGED_BY_VALUE, TAG_MANAGED_BY, TAG_SERVICE, type Tags } from '../../core/tags.js';
@@ -17,7 +23,17 @@ import { diffFields } from '../diff.js';
 import type { DesiredResource, ObservedResource, ResourceDriver, ResourceHealth } from '../provider.js';
 import { awsErrorName } from './clients.js';
 import { DELETE_TASK_DEFINITIONS_BATCH, DESCRIBE_SERVICES_BATCH } from './ecs.js';
-import { createRuleAtFreePriority, listRules, listTargetGroups, tagsOf, toElbTags } from './elbv2.js';
+import {
+  HOSTS_PER_RULE,
+  createRuleAtFreePriority,
+  forwardAction,
+  listTargetGroups,
+  ruleTargets,
+  tagsOf,
+  toElbTags,
+} from './elbv2.js';
+import { AlbPool, TAG_ALB, quotaError, type Attachment, type PoolMember } from './pool.js';
+import { serviceResources } from './tagging.js';
 import {
   TAG_PART,
   inScope,
@@ -51,6 +67,11 @@ export interface ComputeAttributes {
   replicas: number;
   targetGroup: string;
   health: TargetHealthSettings;
+  /**
+   * The service's host names: a first generation creates the service's rule with the first five
+   * (and the pool places it by how many rules all of them need). Not compared: routes own hosts.
+   */
+  hosts?: string[];
 }
 
 const COMPUTE_FIELDS = ['name', 'image', 'port', 'env', 'secrets', 'replicas', 'targetGroup', 'health'];
@@ -59,6 +80,7 @@ export interface ComputeDeps {
   apis: AwsApis;
   settings: ResolvedAwsSettings;
   shared(): Promise<SharedPieces>;
+  pool: AlbPool;
 }
 
 /** What a task definition runs; task definition revisions never change, so this is cached by ARN. */
@@ -144,6 +166,50 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     return arns.filter((arn) => pattern.test(nameOfArn(arn)));
   }
 
+  /** ECS services this process just made, by service: the tagging API lists them a little later. */
+  const recent = new Map<string, Set<string>>();
+
+  /** A service's ECS services and target groups, by tag (one call), plus those just made. */
+  async function ownResources(service: string): Promise<{ services: string[]; groups: Map<string, Tags> }> {
+    const found = await serviceResources(apis.tagging, settings.env, service, [
+      'ecs:service',
+      'elasticloadbalancing:targetgroup',
+    ]);
+    const services = new Set(recent.get(service) ?? []);
+    const groups = new Map<string, Tags>();
+    for (const resource of found) {
+      if (resource.arn.includes(':targetgroup/')) groups.set(resource.arn, resource.tags);
+      else if (resource.arn.includes(`:service/${cluster}/`)) services.add(resource.arn);
+    }
+    // Where the service lives, for routes and DNS (the pool reads it synchronously).
+    const alb = [...groups.values()].map((tags) => tags[TAG_ALB]).find(Boolean);
+    if (alb) await deps.pool.notePlacement(service, alb);
+    return { services: [...services], groups };
+  }
+
+  /** The target groups of the given ARNs (one call per 20... AWS takes up to 20 ARNs per call). */
+  async function describeGroups(arns: string[]): Promise<TargetGroup[]> {
+    const groups: TargetGroup[] = [];
+    for (let i = 0; i < arns.length; i += 20) {
+      try {
+        const out = await apis.elbv2.describeTargetGroups({ TargetGroupArns: arns.slice(i, i + 20) });
+        groups.push(...(out.TargetGroups ?? []));
+      } catch (error) {
+        if (awsErrorName(error) !== 'TargetGroupNotFoundException') throw error;
+        // One of them is gone: ask one at a time.
+        for (const arn of arns.slice(i, i + 20)) {
+          const one = await apis.elbv2
+            .describeTargetGroups({ TargetGroupArns: [arn] })
+            .catch((e: unknown) =>
+              awsErrorName(e) === 'TargetGroupNotFoundException' ? null : Promise.reject(e),
+            );
+          groups.push(...(one?.TargetGroups ?? []));
+        }
+      }
+    }
+    return groups;
+  }
+
   /**
    * Deregisters and deletes the task definitions berth registered for `service` that no other of
    * its ECS services (ACTIVE or DRAINING) still uses, so that a deleted service leaves nothing
@@ -152,7 +218,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
   async function retireTaskDefinitions(service: string, deletedArn: string): Promise<void> {
     const family = taskFamily(settings.env, service);
     const inUse = new Set(
-      (await describe(await listServiceArns(settings.env, service)))
+      (await describe((await ownResources(service)).services))
         .filter((other) => other.status !== 'INACTIVE' && other.serviceArn !== deletedArn)
         .map((other) => other.taskDefinition),
     );
@@ -197,11 +263,17 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     return shape;
   }
 
-  async function observedMany(services: Service[]): Promise<ObservedResource[]> {
+  /**
+   * Observed computes. A sweep passes every target group (one listing, pages of 400); a single
+   * service's look describes only its own.
+   */
+  async function observedMany(services: Service[], known?: TargetGroup[]): Promise<ObservedResource[]> {
     if (services.length === 0) return [];
-    // One listing of target groups (pages of 400) gives every service's health settings.
+    const wanted = services
+      .map((service) => service.loadBalancers?.[0]?.targetGroupArn)
+      .filter((arn): arn is string => Boolean(arn));
     const groups = new Map(
-      (await listTargetGroups(apis.elbv2)).map((group) => [group.TargetGroupArn, group]),
+      (known ?? (await describeGroups([...new Set(wanted)]))).map((group) => [group.TargetGroupArn, group]),
     );
     const result: ObservedResource[] = [];
     for (const service of services) {
@@ -273,12 +345,15 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     };
   }
 
-  /** The compute's target group: created, or (left by an interrupted create) brought up to date. */
+  /**
+   * The compute's target group: created (tagged with the ALB it will be on), or, left by an
+   * interrupted create, brought up to date. Says whether this call made it.
+   */
   async function ensureTargetGroup(
     want: ComputeAttributes,
     tags: Tags,
     shared: SharedPieces,
-  ): Promise<string> {
+  ): Promise<{ arn: string; made: boolean }> {
     try {
       const out = await apis.elbv2.createTargetGroup({
         Name: want.targetGroup,
@@ -292,8 +367,18 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
       });
       const arn = out.TargetGroups?.[0]?.TargetGroupArn;
       if (!arn) throw new Error('CreateTargetGroup returned no ARN');
-      return arn;
+      return { arn, made: true };
     } catch (error) {
+      if (
+        awsErrorName(error) === 'TooManyTargetGroupsException' ||
+        awsErrorName(error) === 'TooManyTargetGroups'
+      ) {
+        const limits = await deps.pool.limits();
+        throw quotaError(
+          'targetGroupsPerRegion',
+          `the region's target groups are at AWS's limit (${limits.targetGroupsPerRegion}); nothing was changed`,
+        );
+      }
       if (awsErrorName(error) !== 'DuplicateTargetGroupName') throw error;
       const existing = (await apis.elbv2.describeTargetGroups({ Names: [want.targetGroup] }))
         .TargetGroups?.[0];
@@ -302,48 +387,138 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         TargetGroupArn: existing.TargetGroupArn,
         ...healthInput(want.health),
       });
-      return existing.TargetGroupArn;
+      await apis.elbv2.addTags({ ResourceArns: [existing.TargetGroupArn], Tags: toElbTags(tags) });
+      return { arn: existing.TargetGroupArn, made: false };
     }
   }
 
-  /** The header rule that attaches a target group to the listener (created once). */
-  async function ensureAttachRule(
-    name: string,
+  /** What attaching a new target group changed, so that a failed create can put it back. */
+  type Attached =
+    | { kind: 'created'; ruleArn: string }
+    | { kind: 'joined'; ruleArn: string; before: Action[] }
+    | { kind: 'already' };
+
+  /**
+   * Puts the new target group on the service's rule: beside the serving one with weight 0, or, for
+   * the service's first generation (or one whose rule is gone), in a new rule on its ALB.
+   */
+  async function attach(
     tgArn: string,
+    want: ComputeAttributes,
     tags: Tags,
-    shared: SharedPieces,
-  ): Promise<void> {
-    const rules = await listRules(apis.elbv2, shared.listenerArn);
-    const attached = rules.some((rule) => rule.Actions?.some((action) => forwardsTo(action, tgArn)));
-    if (attached) return;
-    await createRuleAtFreePriority(apis.elbv2, {
-      ListenerArn: shared.listenerArn,
-      Conditions: [
-        { Field: 'http-header', HttpHeaderConfig: { HttpHeaderName: COMPUTE_HEADER, Values: [name] } },
-      ],
-      Actions: [{ Type: 'forward', TargetGroupArn: tgArn }],
-      Tags: toElbTags({ ...tags, [TAG_PART]: 'compute' }),
+    found: Attachment | null,
+    member: PoolMember,
+  ): Promise<Attached> {
+    if (found) {
+      if (found.rules.some((rule) => ruleTargets(rule).some((t) => t.arn === tgArn)))
+        return { kind: 'already' };
+      const rule = primaryRule(found.rules, want.hosts ?? []);
+      const targets = ruleTargets(rule);
+      await apis.elbv2.modifyRule({
+        RuleArn: rule.RuleArn!,
+        Actions: [forwardAction([...targets, { arn: tgArn, weight: 0 }])],
+      });
+      return { kind: 'joined', ruleArn: rule.RuleArn!, before: rule.Actions ?? [] };
+    }
+    const hosts = (want.hosts ?? []).slice(0, HOSTS_PER_RULE);
+    const rule = await createRuleAtFreePriority(apis.elbv2, {
+      ListenerArn: await deps.pool.listenerOf(member),
+      Conditions: hosts.length
+        ? [{ Field: 'host-header', HostHeaderConfig: { Values: hosts } }]
+        : [
+            {
+              Field: 'http-header',
+              HttpHeaderConfig: { HttpHeaderName: COMPUTE_HEADER, Values: [want.name] },
+            },
+          ],
+      Actions: [forwardAction([{ arn: tgArn, weight: 1 }])],
+      Tags: toElbTags(tags),
     });
+    return { kind: 'created', ruleArn: rule.RuleArn! };
   }
 
-  /** Removes a compute's target group and the rules that only attach it; berth's own only. */
+  /** Undoes `attach` (best effort: the failure being reported matters more). */
+  async function detach(attached: Attached): Promise<void> {
+    if (attached.kind === 'created') {
+      await apis.elbv2.deleteRule(attached.ruleArn).catch(ignore('RuleNotFoundException'));
+    } else if (attached.kind === 'joined') {
+      await apis.elbv2.modifyRule({ RuleArn: attached.ruleArn, Actions: attached.before });
+    }
+  }
+
+  /**
+   * Checks the quotas this create will touch before it changes anything: the target groups of the
+   * service's ALB (a new generation adds one beside the serving one), or, for a service not yet on
+   * an ALB, a place in the pool (rules and target groups per ALB, ALBs per region).
+   */
+  async function preflight(
+    service: string,
+    want: ComputeAttributes,
+    found: Attachment | null,
+  ): Promise<{ member: PoolMember; done(): void }> {
+    if (found) {
+      const limits = await deps.pool.limits();
+      const use = await deps.pool.use(found.member);
+      if (use.targetGroups + 1 > limits.targetGroupsPerAlb) {
+        throw quotaError(
+          'targetGroupsPerAlb',
+          `load balancer ${found.member.name} already forwards to ${use.targetGroups} target groups of ${limits.targetGroupsPerAlb}, and ${service}'s new generation needs one more beside the serving one`,
+          false,
+        );
+      }
+      return { member: found.member, done: () => undefined };
+    }
+    const rules = Math.max(1, Math.ceil((want.hosts?.length ?? 0) / HOSTS_PER_RULE));
+    return deps.pool.place(service, rules);
+  }
+
+  /** Removes what a failed create made, in reverse order; the original failure is what is reported. */
+  async function undoCreate(made: { tgArn?: string; attached?: Attached; taskDefinition?: string }) {
+    const steps: (() => Promise<unknown>)[] = [];
+    if (made.attached) steps.push(() => detach(made.attached!));
+    if (made.tgArn) steps.push(() => apis.elbv2.deleteTargetGroup(made.tgArn!));
+    if (made.taskDefinition) {
+      steps.push(async () => {
+        await apis.ecs.deregisterTaskDefinition(made.taskDefinition!);
+        await apis.ecs.deleteTaskDefinitions({ taskDefinitions: [made.taskDefinition!] });
+      });
+    }
+    for (const step of steps) await step().catch(() => undefined);
+  }
+
+  /** Removes a compute's target groups (berth's own): off the rules they share, then deleted. */
   async function removeTargetGroups(arns: string[]): Promise<void> {
     if (arns.length === 0) return;
     const tags = await tagsOf(apis.elbv2, arns).catch((error: unknown) => {
       if (awsErrorName(error) === 'TargetGroupNotFoundException') return new Map<string, Tags>();
       throw error;
     });
-    const ours = arns.filter((arn) => tags.get(arn)?.[TAG_MANAGED_BY] === MANAGED_BY_VALUE);
-    if (ours.length === 0) return;
-    const shared = await deps.shared();
-    for (const rule of await listRules(apis.elbv2, shared.listenerArn)) {
-      if (rule.IsDefault || !rule.RuleArn) continue;
-      if (!rule.Actions?.some((action) => ours.some((arn) => forwardsTo(action, arn)))) continue;
-      const ruleTags = (await tagsOf(apis.elbv2, [rule.RuleArn])).get(rule.RuleArn) ?? {};
-      if (ruleTags[TAG_PART] !== 'compute') continue; // a route still pointing here: the route driver's
-      await apis.elbv2.deleteRule(rule.RuleArn).catch(ignore('RuleNotFoundException'));
+    const ours = new Map(
+      arns
+        .filter((arn) => tags.get(arn)?.[TAG_MANAGED_BY] === MANAGED_BY_VALUE)
+        .map((arn) => [arn, tags.get(arn)!]),
+    );
+    if (ours.size === 0) return;
+    const found = await deps.pool.serviceRules('', ours);
+    for (const rule of found?.rules ?? []) {
+      const targets = ruleTargets(rule);
+      const rest = targets.filter((t) => !ours.has(t.arn));
+      if (rest.length > 0) {
+        // A rule shared with the serving generation: take this one out of the weighted forward.
+        const weights = rest.some((t) => t.weight > 0) ? rest : rest.map((t) => ({ ...t, weight: 1 }));
+        await apis.elbv2
+          .modifyRule({ RuleArn: rule.RuleArn!, Actions: [forwardAction(weights)] })
+          .catch(ignore('RuleNotFoundException'));
+        continue;
+      }
+      const ruleTags = (await tagsOf(apis.elbv2, [rule.RuleArn!])).get(rule.RuleArn!) ?? {};
+      // An older berth's rule that only attached the target group (not a route): it goes too.
+      if (ruleTags[TAG_PART] === 'compute') {
+        await apis.elbv2.deleteRule(rule.RuleArn!).catch(ignore('RuleNotFoundException'));
+      }
+      // Otherwise a route still sends its hosts here: the route driver switches or removes it first.
     }
-    for (const arn of ours) {
+    for (const arn of ours.keys()) {
       try {
         await apis.elbv2.deleteTargetGroup(arn);
       } catch (error) {
@@ -361,18 +536,27 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     kind: 'compute',
 
     async observeAll(scope) {
+      if (scope.service !== undefined) {
+        // One service (a deploy, a plan): its own resources by tag, never the whole cluster.
+        const own = await ownResources(scope.service);
+        const services = (await describe(own.services)).filter(
+          (service) => service.status === 'ACTIVE' && inScope(ecsTags(service.tags), scope),
+        );
+        const unique = [...new Map(services.map((service) => [service.serviceArn, service])).values()];
+        return observedMany(unique);
+      }
       const candidates = await listServiceArns(scope.env, scope.service);
       const services = (await describe(candidates)).filter(
         (service) => service.status === 'ACTIVE' && inScope(ecsTags(service.tags), scope),
       );
-      // The tagging API can list a resource twice: keep one per ARN.
       const unique = [...new Map(services.map((service) => [service.serviceArn, service])).values()];
-      return observedMany(unique);
+      // One listing of target groups (pages of 400) gives every service's health settings.
+      return observedMany(unique, unique.length ? await listTargetGroups(apis.elbv2) : []);
     },
 
     async create(desired) {
       const want = desired.attributes as unknown as ComputeAttributes;
-      const service = desired.tags['berth:service'] ?? want.name;
+      const service = desired.tags[TAG_SERVICE] ?? want.name;
       const [existing] = await describe([want.name]);
       if (existing && (existing.status === 'ACTIVE' || existing.status === 'DRAINING')) {
         // AWS refuses a name that is ACTIVE or DRAINING (moto would silently replace it): say so first.
@@ -381,38 +565,80 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         });
       }
       const shared = await deps.shared();
-      const tgArn = await ensureTargetGroup(want, desired.tags, shared);
-      await ensureAttachRule(want.name, tgArn, desired.tags, shared);
-      const taskDefinition = await registerTask(want, desired.tags, service);
+      const own = await ownResources(service);
+      const found = await deps.pool.serviceRules(service, own.groups);
+      // Quotas first: a deploy that cannot fit fails here, before anything is made.
+      const place = await preflight(service, want, found);
+      const made: { tgArn?: string; attached?: Attached; taskDefinition?: string } = {};
       try {
-        await apis.ecs.createService({
-          cluster,
-          serviceName: want.name,
-          taskDefinition,
-          desiredCount: want.replicas,
-          launchType: 'FARGATE',
-          networkConfiguration: {
-            awsvpcConfiguration: {
-              subnets: shared.subnets,
-              securityGroups: shared.securityGroups,
-              assignPublicIp: 'DISABLED',
-            },
-          },
-          loadBalancers: [{ targetGroupArn: tgArn, containerName: CONTAINER_NAME, containerPort: want.port }],
-          tags: Object.entries(desired.tags).map(([key, value]) => ({ key, value })),
-          propagateTags: 'SERVICE',
-        });
-      } catch (error) {
-        if (
-          awsErrorName(error) === 'InvalidParameterException' &&
-          /idempotent/i.test((error as Error).message)
-        ) {
-          throw new ConflictError(`the ECS service name ${want.name} is taken`, { cause: error });
+        const group = await ensureTargetGroup(
+          want,
+          { ...desired.tags, [TAG_ALB]: place.member.name },
+          shared,
+        );
+        if (group.made) made.tgArn = group.arn;
+        try {
+          made.attached = await attach(group.arn, want, desired.tags, found, place.member);
+        } catch (error) {
+          if (['TooManyRules', 'TooManyRulesException'].includes(awsErrorName(error))) {
+            const limits = await deps.pool.limits();
+            throw quotaError(
+              'rulesPerAlb',
+              `load balancer ${place.member.name} holds ${limits.rulesPerAlb} rules (AWS refused one more: ${(error as Error).message})`,
+            );
+          }
+          if (['TooManyTargetGroupsException', 'TooManyTargetGroups'].includes(awsErrorName(error))) {
+            throw quotaError(
+              'targetGroupsPerAlb',
+              `load balancer ${place.member.name}: ${(error as Error).message}`,
+              false,
+            );
+          }
+          throw error;
         }
+        made.taskDefinition = await registerTask(want, desired.tags, service);
+        try {
+          await apis.ecs.createService({
+            cluster,
+            serviceName: want.name,
+            taskDefinition: made.taskDefinition,
+            desiredCount: want.replicas,
+            launchType: 'FARGATE',
+            networkConfiguration: {
+              awsvpcConfiguration: {
+                subnets: shared.subnets,
+                securityGroups: shared.securityGroups,
+                assignPublicIp: 'DISABLED',
+              },
+            },
+            loadBalancers: [
+              { targetGroupArn: group.arn, containerName: CONTAINER_NAME, containerPort: want.port },
+            ],
+            tags: Object.entries(desired.tags).map(([key, value]) => ({ key, value })),
+            propagateTags: 'SERVICE',
+          });
+        } catch (error) {
+          if (
+            awsErrorName(error) === 'InvalidParameterException' &&
+            /idempotent/i.test((error as Error).message)
+          ) {
+            throw new ConflictError(`the ECS service name ${want.name} is taken`, { cause: error });
+          }
+          throw error;
+        }
+      } catch (error) {
+        await undoCreate(made);
         throw error;
+      } finally {
+        place.done();
       }
       const [created] = await describe([want.name]);
       if (!created) throw new TransientError(`ECS service ${want.name} is not visible yet`);
+      if (created.serviceArn) {
+        const set = recent.get(service) ?? new Set<string>();
+        set.add(created.serviceArn);
+        recent.set(service, set);
+      }
       return (await observedMany([created]))[0]!;
     },
 
@@ -476,13 +702,16 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
   };
 }
 
-function forwardsTo(
-  action: { TargetGroupArn?: string; ForwardConfig?: { TargetGroups?: { TargetGroupArn?: string }[] } },
-  arn: string,
-): boolean {
+/** The rule that holds the service's first host names (the one a new generation joins). */
+function primaryRule(rules: Rule[], hosts: string[]): Rule {
+  const first = hosts[0]?.toLowerCase();
+  const holds = (rule: Rule) =>
+    rule.Conditions?.some((c) =>
+      (c.HostHeaderConfig?.Values ?? c.Values ?? []).some((v) => v.toLowerCase() === first),
+    );
   return (
-    action.TargetGroupArn === arn ||
-    Boolean(action.ForwardConfig?.TargetGroups?.some((g) => g.TargetGroupArn === arn))
+    rules.find(holds) ??
+    [...rules].sort((a, b) => Number(a.Priority ?? Infinity) - Number(b.Priority ?? Infinity))[0]!
   );
 }
 

@@ -19,6 +19,8 @@ export const DNS_TTL = 60;
 export interface DnsDeps {
   apis: AwsApis;
   hostedZoneId: string;
+  /** The generated host name of a service (`<service>.<env>.<domain>`). */
+  primaryHost(service: string): string;
 }
 
 /** `"k=v" "k2=v2"` <-> tags. */
@@ -76,7 +78,7 @@ function observed(pair: Pair): ObservedResource {
   };
 }
 
-export function awsDnsDriver({ apis, hostedZoneId }: DnsDeps): ResourceDriver {
+export function awsDnsDriver({ apis, hostedZoneId, primaryHost }: DnsDeps): ResourceDriver {
   async function at(name: string): Promise<Pair | undefined> {
     const records = await listRecords(apis.route53, hostedZoneId, { startName: name, stopAfterName: name });
     return pairs(records).get(normalizeName(name));
@@ -115,6 +117,17 @@ export function awsDnsDriver({ apis, hostedZoneId }: DnsDeps): ResourceDriver {
     kind: 'dns',
 
     async observeAll(scope) {
+      if (scope.service !== undefined) {
+        // One service: its generated name and the names berth recorded for it, one read each
+        // (records carry no tags a listing could be filtered by), never the whole zone.
+        const names = new Set([primaryHost(scope.service), ...(scope.known ?? [])].map(normalizeName));
+        const found: ObservedResource[] = [];
+        for (const name of names) {
+          const pair = await at(name);
+          if (pair?.tags && inScope(pair.tags, scope)) found.push(observed(pair));
+        }
+        return found;
+      }
       const records = await listRecords(apis.route53, hostedZoneId);
       return [...pairs(records).values()]
         .filter((pair) => pair.tags && inScope(pair.tags, scope))

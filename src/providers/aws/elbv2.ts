@@ -7,6 +7,7 @@ import {
   CreateTargetGroupCommand,
   DeleteRuleCommand,
   DeleteTargetGroupCommand,
+  DescribeAccountLimitsCommand,
   DescribeListenersCommand,
   DescribeLoadBalancersCommand,
   DescribeRulesCommand,
@@ -24,6 +25,8 @@ import {
   type CreateRuleCommandOutput,
   type CreateTargetGroupCommandInput,
   type CreateTargetGroupCommandOutput,
+  type DescribeAccountLimitsCommandInput,
+  type DescribeAccountLimitsCommandOutput,
   type DescribeListenersCommandInput,
   type DescribeListenersCommandOutput,
   type DescribeLoadBalancersCommandInput,
@@ -41,8 +44,13 @@ import {
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 
+import type { Action } from '@aws-sdk/client-elastic-load-balancing-v2';
+
 import type { Tags } from '../../core/tags.js';
 import { clientConfig, prepareClient, type AwsConnection } from './clients.js';
+
+/** AWS allows 5 condition values per rule. */
+export const HOSTS_PER_RULE = 5;
 
 /** ELBv2 pages hold up to 400 items; DescribeTags takes up to 20 ARNs. */
 export const ELB_PAGE_SIZE = 400;
@@ -64,6 +72,9 @@ export interface Elbv2Api {
   modifyTargetGroup(input: ModifyTargetGroupCommandInput): Promise<void>;
   deleteTargetGroup(targetGroupArn: string): Promise<void>;
   describeTags(input: DescribeTagsCommandInput): Promise<DescribeTagsCommandOutput>;
+  describeAccountLimits(
+    input: DescribeAccountLimitsCommandInput,
+  ): Promise<DescribeAccountLimitsCommandOutput>;
   addTags(input: AddTagsCommandInput): Promise<void>;
   destroy(): void;
 }
@@ -89,6 +100,7 @@ export function createElbv2Api(connection: AwsConnection): Elbv2Api {
     deleteTargetGroup: async (TargetGroupArn) =>
       void (await client.send(new DeleteTargetGroupCommand({ TargetGroupArn }))),
     describeTags: (input) => client.send(new DescribeTagsCommand(input)),
+    describeAccountLimits: (input) => client.send(new DescribeAccountLimitsCommand(input)),
     addTags: async (input) => void (await client.send(new AddTagsCommand(input))),
     destroy: () => client.destroy(),
   };
@@ -148,7 +160,25 @@ const MAX_PRIORITY = 50_000;
  * another writer may take the same priority at the same moment (PriorityInUse), in which case
  * the next free one is tried.
  */
-export async function createRuleAtFreePriority(
+export function createRuleAtFreePriority(
+  api: Elbv2Api,
+  input: Omit<CreateRuleCommandInput, 'Priority'> & { ListenerArn: string },
+): Promise<Rule> {
+  // Within one process, rules of one listener are made one at a time (no PriorityInUse among
+  // parallel deploys); other processes still race, which the retry below absorbs.
+  const previous = listenerQueues.get(input.ListenerArn) ?? Promise.resolve();
+  const run = previous.then(() => createRuleNow(api, input));
+  const settled = run.catch(() => undefined);
+  listenerQueues.set(input.ListenerArn, settled);
+  void settled.then(() => {
+    if (listenerQueues.get(input.ListenerArn) === settled) listenerQueues.delete(input.ListenerArn);
+  });
+  return run;
+}
+
+const listenerQueues = new Map<string, Promise<unknown>>();
+
+async function createRuleNow(
   api: Elbv2Api,
   input: Omit<CreateRuleCommandInput, 'Priority'> & { ListenerArn: string },
 ): Promise<Rule> {
@@ -169,4 +199,26 @@ export async function createRuleAtFreePriority(
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * (attempt + 1)));
     }
   }
+}
+
+/** The target group of a forward action, weighted or not, with its weight. */
+export function forwardTargets(action: Action): { arn: string; weight: number }[] {
+  if (action.Type !== 'forward') return [];
+  const weighted = (action.ForwardConfig?.TargetGroups ?? [])
+    .filter((g) => g.TargetGroupArn)
+    .map((g) => ({ arn: g.TargetGroupArn!, weight: g.Weight ?? 1 }));
+  if (weighted.length) return weighted;
+  return action.TargetGroupArn ? [{ arn: action.TargetGroupArn, weight: 1 }] : [];
+}
+
+export function ruleTargets(rule: Rule): { arn: string; weight: number }[] {
+  return (rule.Actions ?? []).flatMap(forwardTargets);
+}
+
+/** A forward action to weighted target groups (ALB allows 5 per action). */
+export function forwardAction(targets: { arn: string; weight: number }[]): Action {
+  return {
+    Type: 'forward',
+    ForwardConfig: { TargetGroups: targets.map((t) => ({ TargetGroupArn: t.arn, Weight: t.weight })) },
+  };
 }

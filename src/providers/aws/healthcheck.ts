@@ -1,10 +1,12 @@
 /**
  * Health check on AWS: a Route 53 HTTP health check of the service's host name and health path.
+ * Its CallerReference starts with a hash of environment and service (`berth-s<hash>-<uuid>`), so
+ * that one service's checks are picked out of a listing without reading every check's tags.
  * A sweep lists health checks (pages of 1,000) and reads the tags of berth's own (10 per call;
  * berth's have a CallerReference starting "berth-") that it has not seen before, plus one batch
  * of known ones in turn. Status (GetHealthCheckStatus) is a per-item call and stays out of sweeps.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { HealthCheck } from '@aws-sdk/client-route-53';
 
 import type { Tags } from '../../core/tags.js';
@@ -16,6 +18,14 @@ import { inScope, type AwsApis } from './shared.js';
 
 const FIELDS = ['host', 'path', 'port', 'intervalSeconds', 'failureThreshold'];
 export const CALLER_REFERENCE_PREFIX = 'berth-';
+
+/** `berth-s<12 hex>-`: the CallerReference prefix of one service's checks. */
+export function serviceReferencePrefix(env: string, service: string): string {
+  return `${CALLER_REFERENCE_PREFIX}s${createHash('sha256').update(`${env}/${service}`).digest('hex').slice(0, 12)}-`;
+}
+
+/** Checks made before references carried the service's hash: `berth-<uuid>`. */
+const LEGACY_REFERENCE = /^berth-[0-9a-f]{8}-[0-9a-f]{4}-/;
 
 export interface HealthCheckAttributes {
   host: string;
@@ -46,7 +56,15 @@ function observed(check: HealthCheck, tags: Tags): ObservedResource {
   };
 }
 
-export function awsHealthCheckDriver({ apis }: { apis: AwsApis }): ResourceDriver {
+export function awsHealthCheckDriver({
+  apis,
+  env,
+  primaryHost,
+}: {
+  apis: AwsApis;
+  env: string;
+  primaryHost(service: string): string;
+}): ResourceDriver {
   /**
    * Health check tags, by id. Reading every check's tags each sweep costs one Route 53 call per
    * 10 checks from the account's ~5/s budget (1,000 checks: 100 calls, 20 s, 70% of the budget at
@@ -84,7 +102,7 @@ export function awsHealthCheckDriver({ apis }: { apis: AwsApis }): ResourceDrive
 
   async function create(want: HealthCheckAttributes, tags: Tags): Promise<ObservedResource> {
     const out = await apis.route53.createHealthCheck({
-      CallerReference: `${CALLER_REFERENCE_PREFIX}${randomUUID()}`,
+      CallerReference: `${serviceReferencePrefix(tags['berth:env'] ?? env, tags['berth:service'] ?? '')}${randomUUID()}`,
       HealthCheckConfig: {
         Type: 'HTTP',
         FullyQualifiedDomainName: want.host,
@@ -121,6 +139,28 @@ export function awsHealthCheckDriver({ apis }: { apis: AwsApis }): ResourceDrive
     kind: 'healthcheck',
 
     async observeAll(scope) {
+      if (scope.service !== undefined) {
+        // One service: its checks by their reference's hash (older ones by id or host name); only
+        // their tags are read.
+        const prefix = serviceReferencePrefix(scope.env, scope.service);
+        const known = new Set(scope.known ?? []);
+        const host = primaryHost(scope.service).toLowerCase();
+        const mine = (await listHealthChecks(apis.route53)).filter((check) => {
+          const reference = check.CallerReference ?? '';
+          if (reference.startsWith(prefix) || known.has(check.Id ?? '')) return true;
+          return (
+            LEGACY_REFERENCE.test(reference) &&
+            check.HealthCheckConfig?.FullyQualifiedDomainName?.toLowerCase() === host
+          );
+        });
+        const tags = await healthCheckTags(
+          apis.route53,
+          mine.map((check) => check.Id!),
+        );
+        return mine
+          .filter((check) => inScope(tags.get(check.Id!) ?? {}, scope))
+          .map((check) => observed(check, tags.get(check.Id!) ?? {}));
+      }
       const checks = (await listHealthChecks(apis.route53)).filter((check) =>
         check.CallerReference?.startsWith(CALLER_REFERENCE_PREFIX),
       );
@@ -136,7 +176,13 @@ export function awsHealthCheckDriver({ apis }: { apis: AwsApis }): ResourceDrive
 
     async update(providerId, desired) {
       const want = desired.attributes as unknown as HealthCheckAttributes;
-      const current = (await listHealthChecks(apis.route53)).find((check) => check.Id === providerId);
+      const current = await apis.route53
+        .getHealthCheck(providerId)
+        .then((out) => out.HealthCheck)
+        .catch((error: unknown) => {
+          if (awsErrorName(error) === 'NoSuchHealthCheck') return undefined;
+          throw error;
+        });
       if (!current) return null;
       // The request interval cannot be changed in place: replace the check.
       if (current.HealthCheckConfig?.RequestInterval !== want.intervalSeconds) {

@@ -33,6 +33,8 @@ import {
   type SharedPieces,
 } from './shared.js';
 import { createStsApi } from './sts.js';
+import { AlbPool } from './pool.js';
+import { createTaggingApi } from './tagging.js';
 
 export interface AwsProviderOptions {
   /** Overrides of how AWS is reached (credentials; tests add middleware). */
@@ -75,17 +77,23 @@ export async function createAwsProvider(
     ecs: createEcsApi(connection),
     elbv2: createElbv2Api(connection),
     route53: createRoute53Api(connection),
+    tagging: createTaggingApi(connection),
   };
   const sts = createStsApi(connection);
 
   // The shared pieces are looked up once; when they are missing (no `env init` yet) commands that
   // need them say so, and those that do not (whoami, env ls) still work.
-  let shared: SharedPieces | null = await findShared(apis.elbv2, settings).catch(() => null);
+  let shared: SharedPieces | null = await findShared(apis.elbv2, settings, { listener: false }).catch(
+    () => null,
+  );
   const requireShared = async (): Promise<SharedPieces> => {
-    shared ??= await findShared(apis.elbv2, settings);
+    shared ??= await findShared(apis.elbv2, settings, { listener: false });
     if (!shared) throw missingShared(settings, `load balancer (${settings.albName}) and listener`);
     return shared;
   };
+
+  const primaryHost = (service: string) => `${service}.${settings.env}.${settings.domain}`;
+  const pool = new AlbPool({ elbv2: apis.elbv2, settings, shared: requireShared });
 
   const hostnames = (spec: ServiceSpec, e: EnvironmentConfig) => [
     `${spec.name}.${e.name}.${awsSettings(e).domain}`,
@@ -118,6 +126,7 @@ export async function createAwsProvider(
           replicas: spec.replicas,
           targetGroup: targetGroupName(e.name, spec.name, generation),
           health: targetHealth(spec),
+          hosts,
         };
         return [{ kind, key: 'compute', tags, attributes: attributes as unknown as Record<string, unknown> }];
       }
@@ -128,12 +137,14 @@ export async function createAwsProvider(
           const attributes: RouteAttributes = {
             hosts: chunk,
             targetGroup: targetGroupName(e.name, spec.name, generation),
+            alb: pool.placementOf(spec.name)?.name ?? '',
           };
           routes.push({
             kind,
             key: chunk[0]!,
             tags,
             attributes: attributes as unknown as Record<string, unknown>,
+            ...(attributes.alb ? { location: `load balancer ${attributes.alb}` } : {}),
           });
         }
         return routes;
@@ -142,7 +153,8 @@ export async function createAwsProvider(
         // berth writes names only in its hosted zone; other domains are the owner's to point at the ALB.
         if (!settings.hostedZoneId) return [];
         if (!shared) throw missingShared(settings, `load balancer (${settings.albName})`);
-        const target = shared.albDnsName;
+        // The service's own ALB (pool.ts); before it has one, where the first ALB is.
+        const target = pool.placementOf(spec.name)?.dnsName ?? shared.albDnsName;
         return hosts
           .filter(inZone)
           .map((name) => ({ kind, key: name, tags, attributes: { name, type: 'CNAME', target } }));
@@ -178,10 +190,17 @@ export async function createAwsProvider(
   return {
     name: 'aws',
     drivers: {
-      compute: awsComputeDriver({ apis, settings, shared: requireShared }),
-      route: awsRouteDriver({ apis, shared: requireShared }),
-      dns: settings.hostedZoneId ? awsDnsDriver({ apis, hostedZoneId: settings.hostedZoneId }) : noDns,
-      healthcheck: awsHealthCheckDriver({ apis }),
+      compute: awsComputeDriver({ apis, settings, shared: requireShared, pool }),
+      route: awsRouteDriver({
+        apis,
+        env: settings.env,
+        pool,
+        primaryHost,
+      }),
+      dns: settings.hostedZoneId
+        ? awsDnsDriver({ apis, hostedZoneId: settings.hostedZoneId, primaryHost })
+        : noDns,
+      healthcheck: awsHealthCheckDriver({ apis, env: settings.env, primaryHost }),
     },
 
     async identity(): Promise<VerifiedIdentity> {
@@ -231,6 +250,7 @@ export async function createAwsProvider(
       apis.ecs.destroy();
       apis.elbv2.destroy();
       apis.route53.destroy();
+      apis.tagging.destroy();
       sts.destroy();
     },
   };

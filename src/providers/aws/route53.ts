@@ -4,6 +4,7 @@ import {
   ChangeTagsForResourceCommand,
   CreateHealthCheckCommand,
   DeleteHealthCheckCommand,
+  GetHealthCheckCommand,
   GetHostedZoneCommand,
   ListHealthChecksCommand,
   ListResourceRecordSetsCommand,
@@ -14,6 +15,7 @@ import {
   type ChangeTagsForResourceCommandInput,
   type CreateHealthCheckCommandInput,
   type CreateHealthCheckCommandOutput,
+  type GetHealthCheckCommandOutput,
   type GetHostedZoneCommandOutput,
   type HealthCheck,
   type ListHealthChecksCommandInput,
@@ -41,6 +43,7 @@ export interface Route53Api {
     input: ListResourceRecordSetsCommandInput,
   ): Promise<ListResourceRecordSetsCommandOutput>;
   changeResourceRecordSets(input: ChangeResourceRecordSetsCommandInput): Promise<void>;
+  getHealthCheck(id: string): Promise<GetHealthCheckCommandOutput>;
   listHealthChecks(input: ListHealthChecksCommandInput): Promise<ListHealthChecksCommandOutput>;
   createHealthCheck(input: CreateHealthCheckCommandInput): Promise<CreateHealthCheckCommandOutput>;
   updateHealthCheck(input: UpdateHealthCheckCommandInput): Promise<UpdateHealthCheckCommandOutput>;
@@ -57,6 +60,7 @@ export function createRoute53Api(connection: AwsConnection): Route53Api {
     listResourceRecordSets: (input) => client.send(new ListResourceRecordSetsCommand(input)),
     changeResourceRecordSets: async (input) =>
       void (await client.send(new ChangeResourceRecordSetsCommand(input))),
+    getHealthCheck: (HealthCheckId) => client.send(new GetHealthCheckCommand({ HealthCheckId })),
     listHealthChecks: (input) => client.send(new ListHealthChecksCommand(input)),
     createHealthCheck: (input) => client.send(new CreateHealthCheckCommand(input)),
     updateHealthCheck: (input) => client.send(new UpdateHealthCheckCommand(input)),

@@ -15,6 +15,7 @@ import type { AwsConnection } from './clients.js';
 import type { EcsApi } from './ecs.js';
 import type { Elbv2Api } from './elbv2.js';
 import type { Route53Api } from './route53.js';
+import type { TaggingApi } from './tagging.js';
 
 /** Tag on ELB rules that attach a compute's target group to the listener (not a route). */
 export const TAG_PART = 'berth:part';
@@ -57,6 +58,7 @@ export interface AwsApis {
   ecs: EcsApi;
   elbv2: Elbv2Api;
   route53: Route53Api;
+  tagging: TaggingApi;
 }
 
 /** The environment's ALB and listener, and the network the services run in. */
@@ -146,15 +148,22 @@ export async function findListener(elbv2: Elbv2Api, albArn: string): Promise<str
   return pick?.ListenerArn ?? null;
 }
 
-/** Finds the shared pieces; null when the ALB or its listener does not exist yet. */
+/**
+ * Finds the shared pieces; null when the ALB or its listener does not exist yet. With
+ * `listener: false` the listener is not looked up (listenerArn is then '' unless configured): the
+ * provider asks for the listener of whichever ALB of the pool it needs, when it needs it.
+ */
 export async function findShared(
   elbv2: Elbv2Api,
   settings: ResolvedAwsSettings,
+  options: { listener?: boolean } = {},
 ): Promise<SharedPieces | null> {
   const alb = await loadBalancer(elbv2, settings);
   if (!alb?.LoadBalancerArn) return null;
-  const listenerArn = settings.listenerArn ?? (await findListener(elbv2, alb.LoadBalancerArn));
-  if (!listenerArn) return null;
+  const listenerArn =
+    settings.listenerArn ??
+    (options.listener === false ? '' : await findListener(elbv2, alb.LoadBalancerArn));
+  if (listenerArn === null) return null;
   return {
     albArn: alb.LoadBalancerArn,
     albDnsName: (alb.DNSName ?? '').replace(/\.$/, '').toLowerCase(),

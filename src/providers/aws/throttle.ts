@@ -11,6 +11,7 @@
 import type { InitializeMiddleware, MetadataBearer, MiddlewareStack } from '@smithy/types';
 
 import { TransientError } from '../../core/errors.js';
+import { countAwsCall } from './call-metrics.js';
 
 export interface BucketSpec {
   /** Tokens available at once. */
@@ -33,12 +34,17 @@ export const API_FAMILIES: Record<string, BucketSpec> = {
   route53: { burst: 10, perSecond: 5 },
   'route53-create-health-check': { burst: 1, perSecond: 0.5 },
   'route53-health-status': { burst: 1, perSecond: 1 },
+  // Resource Groups Tagging API: GetResources is documented at 10/s per account, burst 20 is a guess.
+  tagging: { burst: 20, perSecond: 10 },
+  // CloudWatch Logs: FilterLogEvents 5/s per account and region (PutLogEvents is the tasks').
+  logs: { burst: 5, perSecond: 5 },
   ec2: { burst: 100, perSecond: 20 },
   sts: { burst: 50, perSecond: 10 },
   dynamodb: { burst: 1000, perSecond: 500 },
 };
 
-export type AwsService = 'ecs' | 'elbv2' | 'route53' | 'ec2' | 'sts' | 'dynamodb' | 'ssm';
+export type AwsService =
+  'ecs' | 'elbv2' | 'route53' | 'ec2' | 'sts' | 'dynamodb' | 'ssm' | 'tagging' | 'logs';
 
 /** Which bucket a call spends from. */
 export function apiFamily(service: AwsService, command: string): string {
@@ -100,6 +106,11 @@ export function bucketFor(scope: string, family: string): TokenBucket {
 }
 
 export interface RetryOptions {
+  /**
+   * 'aws' (default): the client-side rate limits above. 'off': none (tests against a local
+   * emulator that make hundreds of writes; never for AWS itself).
+   */
+  rateLimits?: 'aws' | 'off';
   /** Attempts in all for a throttled call. Default 10. */
   throttleAttempts?: number;
   /** Attempts in all for a transient failure (HTTP 5xx, connection reset). Default 3. */
@@ -172,19 +183,23 @@ export function installThrottle<I extends object, O extends MetadataBearer>(
     const bucket = bucketFor(scope, apiFamily(service, command));
     const throttleAttempts = options.throttleAttempts ?? 10;
     const transientAttempts = options.transientAttempts ?? 3;
+    const operation = command.replace(/Command$/, '');
     for (let attempt = 1; ; attempt++) {
-      await bucket.take();
+      if (options.rateLimits !== 'off') await bucket.take();
       try {
-        return await next(args);
+        const out = await next(args);
+        countAwsCall(service, operation, 'ok');
+        return out;
       } catch (error) {
         const throttled = isThrottle(error);
+        countAwsCall(service, operation, throttled ? 'throttled' : 'error');
         const retryable = throttled || isTransient(error);
         const limit = throttled ? throttleAttempts : transientAttempts;
         if (!retryable) throw error;
         if (attempt >= limit) {
           const what = throttled ? 'throttled' : 'failed';
           throw new TransientError(
-            `${service} ${command.replace(/Command$/, '')} ${what} ${attempt} times: ${(error as Error).message}`,
+            `${service} ${operation} ${what} ${attempt} times: ${(error as Error).message}`,
             { cause: error },
           );
         }

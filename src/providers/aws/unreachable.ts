@@ -25,6 +25,8 @@ const SERVICE_NAMES: Record<AwsService, string> = {
   sts: 'STS',
   dynamodb: 'DynamoDB',
   ssm: 'SSM',
+  tagging: 'Resource Groups Tagging',
+  logs: 'CloudWatch Logs',
 };
 
 const ENDPOINT = Symbol('berth endpoint');
