@@ -13,7 +13,7 @@
  *   runs as that user and reads nothing.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startUp, stopRuntime, type UpProcess } from '../test/helpers/control-plane.js';
@@ -128,6 +128,23 @@ describe('a deployer token cannot become admin by deploying code', () => {
       env: { BERTH_TOKEN: deployer },
     });
     expect(plain.code, plain.stderr).toBe(0);
+    // Nor let a loader variable in through the back door (NODE_OPTIONS=--require /thief.js).
+    const loader = tempDir('berth-loader-');
+    cpSync(hello, loader, { recursive: true });
+    writeFileSync(
+      join(loader, 'berth.yaml'),
+      // The same run as hello's (its command, in its directory): only the loader variable differs.
+      `${readFileSync(join(hello, 'berth.yaml'), 'utf8').replace('[node, server.js]', `[node, server.js]\n  cwd: ${hello}`)}` +
+        '  NODE_OPTIONS: --require /tmp/thief.js\nallowLoaderEnv: [NODE_OPTIONS]\n',
+    );
+    const preload = await runCli(['deploy', loader, '--env', 'local'], {
+      dataDir,
+      env: { BERTH_TOKEN: deployer },
+    });
+    expect(preload.code, preload.stderr).toBe(3);
+    expect(preload.stderr).toContain('may not change what hello runs');
+    expect(preload.stderr).toContain('allowLoaderEnv: NODE_OPTIONS');
+    expect(preload.stderr).not.toContain('now: ');
     const swapped = thiefSpec(dataDir, 'hello');
     const swap = await runCli(['deploy', swapped, '--env', 'local'], {
       dataDir,

@@ -44,7 +44,9 @@ export async function assertMayChooseCode(
     {
       details: [
         `run: ${JSON.stringify(spec.run.command)} in ${spec.run.cwd}`,
-        ...(current ? [`now: ${JSON.stringify(current.command)} in ${current.cwd}`] : []),
+        ...(current && !isDeepStrictEqual(current, spec.run)
+          ? [`now: ${JSON.stringify(current.command)} in ${current.cwd}`]
+          : []),
         ...(spec.allowLoaderEnv?.length ? [`allowLoaderEnv: ${spec.allowLoaderEnv.join(', ')}`] : []),
         `the local runtime runs replicas as its own user, so they could read berth's data dir (its tokens included)`,
       ],
