@@ -16,7 +16,8 @@ export interface ControlPlaneHosts {
   /** The reconcilers running in this process (leaders and standbys). */
   reconcilers(): ReconcilerStatus[];
   /** Stops every reconciler and releases its lease, so that a peer takes over at once. */
-  stop(): Promise<void>;
+  /** Stops every reconciler, waiting at most `waitMs` for repairs under way (see Reconciler.stop). */
+  stop(waitMs?: number): Promise<void>;
 }
 
 export interface HostOptions {
@@ -78,10 +79,10 @@ export async function startControlPlaneHosts(
   return {
     enqueue: (env, service) => reconcilers.get(env)?.enqueue(service),
     reconcilers: () => [...reconcilers.values()].map((reconciler) => reconciler.status()),
-    async stop() {
+    async stop(waitMs) {
       stopped = true;
       for (const timer of retries) clearTimeout(timer);
-      await Promise.allSettled([...reconcilers.values()].map((reconciler) => reconciler.stop()));
+      await Promise.allSettled([...reconcilers.values()].map((reconciler) => reconciler.stop(waitMs)));
     },
   };
 }

@@ -80,8 +80,10 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
     sessions,
     hosts,
     async close(graceMs) {
-      // Leases first, so that a peer takes over this process's environments at once.
-      await running.stop();
+      // Leases first, so that a peer takes over this process's environments at once. Repairs
+      // under way get the same grace as operations (a replica being replaced gives none: its
+      // repair is resumed by the next leader as soon as this process is gone).
+      await running.stop(Math.min(graceMs ?? 10_000, 10_000));
       await app.close();
       return plane.close(graceMs);
     },

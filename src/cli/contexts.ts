@@ -102,11 +102,15 @@ export function normalizeApiUrl(raw: string): string {
 }
 
 /** Saves (or replaces) a context and makes it the current one. */
-export function saveContext(dataDir: string, context: Omit<Context, 'createdAt'>): Context {
+export function saveContext(
+  dataDir: string,
+  context: Omit<Context, 'createdAt'> & { createdAt?: string },
+): Context {
   checkContextName(context.name);
   const file = readContexts(dataDir);
   const previous = file.contexts.find((c) => c.name === context.name);
-  const saved: Context = { ...context, createdAt: previous?.createdAt ?? new Date().toISOString() };
+  const createdAt = previous?.createdAt ?? context.createdAt ?? new Date().toISOString();
+  const saved: Context = { ...context, createdAt };
   const contexts = [...file.contexts.filter((c) => c.name !== context.name), saved];
   writeContexts(dataDir, { current: context.name, contexts });
   return saved;

@@ -5,10 +5,12 @@
  * took 28 of the outage's 31 minutes.
  */
 import { existsSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { UserError } from '../core/errors.js';
 import {
   diagnoseControlPlane,
   lastControlPlaneRevision,
+  recordControlPlaneDown,
   type ControlPlaneDiagnosis,
 } from '../engine/self-host.js';
 import { createProvider } from '../providers/index.js';
@@ -37,22 +39,35 @@ async function diagnose(
   try {
     if (!(await lastControlPlaneRevision(store, env.name))) return null;
     if (env.provider === 'local' && !(await connectRuntime(globals.dataDir))) {
-      return {
+      const diagnosis: ControlPlaneDiagnosis = {
         env: env.name,
         installed: true,
         status: null,
         broken: true,
         problems: ['the local runtime that runs it is not running'],
       };
+      await recordControlPlaneDown(store, diagnosis, `the CLI (${osUser()}@${hostname()})`);
+      return diagnosis;
     }
     const provider = await createProvider(env, { dataDir: globals.dataDir });
     try {
-      return await diagnoseControlPlane(store, provider, env);
+      const diagnosis = await diagnoseControlPlane(store, provider, env);
+      if (diagnosis.broken)
+        await recordControlPlaneDown(store, diagnosis, `the CLI (${osUser()}@${hostname()})`);
+      return diagnosis;
     } finally {
       await provider.close();
     }
   } finally {
     await store.close();
+  }
+}
+
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -86,6 +101,20 @@ export async function explainUnreachable(
   const broken = installed.find((d) => d.broken);
   if (broken) {
     const command = `berth recover --env ${broken.env}`;
+    const active = broken.status?.activeOperation;
+    if (active) {
+      // Another control plane is on it: say so, and still name the command that does not depend on it.
+      return new UserError(
+        `the berth API at ${target.url} cannot be reached: the control plane itself (service berth in ${broken.env}) is down, and a ${active.kind} of it is under way (${active.id}${active.step ? `, step "${active.step}"` : ''})`,
+        {
+          code: 'control_plane_down',
+          exitCode: 4,
+          cause: error,
+          details: broken.problems,
+          hint: `retry in a few seconds; if it does not come back, bring it back with:\n\n    ${command}\n`,
+        },
+      );
+    }
     return new UserError(
       `the berth API at ${target.url} cannot be reached: the control plane itself (service berth in ${broken.env}) is down`,
       {

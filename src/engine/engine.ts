@@ -24,7 +24,7 @@ import { checkIdentity } from './context.js';
 import { OperationRunner } from './runner.js';
 import { pendingSteps, type StepDefinition } from './steps.js';
 import { environmentStatus, type ServiceStatus } from './status.js';
-import { repairSteps, runRepair, type RepairRequest } from './repair.js';
+import { describeDrift, repairSteps, runRepair, type DriftItem, type RepairRequest } from './repair.js';
 import { sleep } from '../core/clock.js';
 
 export interface EngineOptions {
@@ -349,13 +349,39 @@ export class Engine {
         throw new ActiveOperationError(active);
       }
       try {
-        return await this.runner.run(active, this.stepsFor(active));
+        const finished = await this.runner.run(active, this.stepsFor(active));
+        if (finished.kind === 'repair' && finished.status === 'succeeded')
+          await this.resumedRepairDone(finished);
+        return finished;
       } catch (error) {
         // Another runner claimed it between our read and our claim: look again (and wait for it).
         if (error instanceof UserError && error.code === 'operation_active') continue;
         throw error;
       }
     }
+  }
+
+  /**
+   * A repair whose runner died and that finished here: the drift it was started for is repaired
+   * (said as runRepair says it, so that timelines mark the end of the outage either way).
+   */
+  private async resumedRepairDone(operation: OperationRecord): Promise<void> {
+    const items = Array.isArray(operation.params.drift) ? (operation.params.drift as DriftItem[]) : [];
+    const startedAt = Date.parse(operation.startedAt ?? operation.createdAt);
+    const now = this.clock.now();
+    await this.runner.emit({
+      env: this.envName,
+      service: operation.service,
+      operationId: operation.id,
+      type: 'drift.repaired',
+      message: `repaired ${items.length ? describeDrift(items) : 'whatever differed'} in ${((now - startedAt) / 1000).toFixed(1)}s (resumed after its first runner died)`,
+      data: {
+        items,
+        firstSeenAt: operation.params.firstSeenAt ?? null,
+        repairMs: now - startedAt,
+        resumed: true,
+      },
+    });
   }
 
   /** Waits until `operation` is finished (or its runner dies, then the caller's loop resumes it). */

@@ -91,12 +91,16 @@ export function controlPlaneSpec(input: ControlPlaneSpecInput): ServiceSpec {
     return {
       ...base,
       run: {
+        // --grace 0: a replica being replaced leaves at once; its operations stay resumable and
+        // its leases are released, so a peer carries on without waiting for it to die.
         command: [
           node,
           entry,
           'up',
           '--host',
           '127.0.0.1',
+          '--grace',
+          '0',
           ...allowHosts.flatMap((h) => ['--allow-host', h]),
         ],
         cwd: dataDir,
@@ -184,6 +188,46 @@ export async function diagnoseControlPlane(
     }
   }
   return { env: env.name, installed: true, status: status ?? null, broken: problems.length > 0, problems };
+}
+
+/**
+ * Records, once per outage, that the control plane was found down by someone who could not reach
+ * it (the CLI): the detection line of the incident timeline when no control plane was left to
+ * notice its own deletion.
+ */
+export async function recordControlPlaneDown(
+  store: StateStore,
+  diagnosis: ControlPlaneDiagnosis,
+  observer: string,
+): Promise<void> {
+  const since = new Date(Date.now() - 24 * 3600_000).toISOString();
+  const recent = await store.listEvents({ env: diagnosis.env, service: CONTROL_PLANE_SERVICE, since });
+  const last = recent.filter((e) => e.type.startsWith('control-plane.')).at(-1);
+  if (last?.type === 'control-plane.down') return;
+  await store.appendEvent({
+    env: diagnosis.env,
+    service: CONTROL_PLANE_SERVICE,
+    operationId: null,
+    type: 'control-plane.down',
+    message: `control plane found down by ${observer}: ${diagnosis.problems.join('; ')}; recovery: berth recover --env ${diagnosis.env}`,
+    data: { problems: diagnosis.problems, observer },
+  });
+}
+
+/** Records that the control plane's API answers again after a recovery (ends the outage). */
+export async function recordControlPlaneRecovered(
+  store: StateStore,
+  env: string,
+  detail: { url: string; operationId: string; revision: number },
+): Promise<void> {
+  await store.appendEvent({
+    env,
+    service: CONTROL_PLANE_SERVICE,
+    operationId: detail.operationId,
+    type: 'control-plane.recovered',
+    message: `control plane recovered: revision ${detail.revision} answers at ${detail.url}`,
+    data: { url: detail.url, revision: detail.revision },
+  });
 }
 
 /**

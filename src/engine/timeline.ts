@@ -15,10 +15,11 @@ export interface TimelineEntry {
 
 /** Events worth a line: the start and end of operations, failures, refusals, drift and health. */
 const NOTABLE =
-  /^(operation\.(started|resumed|succeeded|failed|cancelled|fenced)|step\.failed|rollback\.|refused|drift\.|health\.|orphan)/;
+  /^(operation\.(started|resumed|succeeded|failed|cancelled|fenced)|step\.failed|rollback\.|refused|drift\.|health\.|orphan|control-plane\.)/;
 /** A service stopped serving: its compute, route or DNS went missing or unhealthy. */
-const OUTAGE_BEGINS = /^(health\.(down|degraded|missing)|drift\.seen)$/;
-const OUTAGE_ENDS = /^(health\.(up|restored|healthy)|drift\.repaired)$/;
+/** control-plane.down/recovered: the CLI found berth's own control plane down, and `berth recover` brought it back. */
+const OUTAGE_BEGINS = /^(health\.(down|degraded|missing)|drift\.seen|control-plane\.down)$/;
+const OUTAGE_ENDS = /^(health\.(up|restored|healthy)|drift\.repaired|control-plane\.recovered)$/;
 
 /** Kinds and states of drift that stop a service from answering at its hostname. */
 const SERVING: Record<string, string[]> = {
@@ -28,7 +29,7 @@ const SERVING: Record<string, string[]> = {
 };
 
 function servingDrift(event: EventRecord): boolean {
-  if (event.type.startsWith('health.')) return true;
+  if (event.type.startsWith('health.') || event.type === 'control-plane.down') return true;
   const items = Array.isArray(event.data?.items)
     ? (event.data.items as { kind?: string; state?: string }[])
     : [];

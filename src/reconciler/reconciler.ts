@@ -85,7 +85,11 @@ export interface ReconcilerStatus {
 
 export interface Reconciler {
   /** Stops the sources and workers (waiting briefly for runs in flight) and releases the lease. */
-  stop(): Promise<void>;
+  /**
+   * Releases the lease at once, then waits up to `waitMs` (default 10 s) for repairs under way
+   * (each stays resumable by the next leader when the wait is shorter than the repair).
+   */
+  stop(waitMs?: number): Promise<void>;
   /** Looks at a service soon (API writes call this). */
   enqueue(service: string): void;
   status(): ReconcilerStatus;
@@ -336,7 +340,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   const workers = Array.from({ length: Math.max(1, options.workers ?? 20) }, () => worker());
 
   return {
-    async stop() {
+    async stop(waitMs = 10_000) {
       abort.abort();
       clearInterval(leaseTimer);
       queue.shutDown();
@@ -359,7 +363,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       }
       await Promise.race([
         Promise.allSettled(workers),
-        new Promise((resolve) => setTimeout(resolve, 10_000)),
+        new Promise((resolve) => setTimeout(resolve, waitMs)),
       ]);
       await passLoop?.catch(() => undefined);
     },

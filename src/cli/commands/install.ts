@@ -41,7 +41,10 @@ function allowedHosts(
  * only) travels in the task definition; the token itself stays with the CLI, in the context.
  * A context of an earlier install keeps its token, so that installing again changes nothing.
  */
-function awsAdminToken(dataDir: string, envName: string): { token: string; tokensFile: string } {
+function awsAdminToken(
+  dataDir: string,
+  envName: string,
+): { token: string; tokensFile: string; createdAt: string } {
   const previous = readContexts(dataDir).contexts.find((c) => c.env === envName && c.token);
   const token = previous?.token ?? `berth_${randomBytes(32).toString('base64url')}`;
   const hash = createHash('sha256').update(token, 'utf8').digest('hex');
@@ -53,7 +56,7 @@ function awsAdminToken(dataDir: string, envName: string): { token: string; token
     roles: { [ANY_ENV]: 'admin' },
     createdAt: previous?.createdAt ?? new Date().toISOString(),
   };
-  return { token, tokensFile: JSON.stringify({ tokens: [record] }) };
+  return { token, tokensFile: JSON.stringify({ tokens: [record] }), createdAt: record.createdAt };
 }
 
 /** The environments an AWS control plane hosts: the AWS ones (it cannot reach a local runtime). */
@@ -113,6 +116,7 @@ export const installCommand: CommandSpec = {
     return withEnvironment(globals, io, { mutating: true }, async ({ config, env, provider, engine }) => {
       const domains = (options.domain as string[] | undefined) ?? [];
       let awsToken: string | null = null;
+      let tokenCreatedAt: string | undefined;
       const build = (allowHosts: string[]): ServiceSpec => {
         if (env.provider === 'local') {
           return controlPlaneSpec({
@@ -129,8 +133,9 @@ export const installCommand: CommandSpec = {
             hint: 'build and push it from the Dockerfile at the repository root: docker build -t REGISTRY/berth:VERSION . && docker push REGISTRY/berth:VERSION',
           });
         }
-        const { token, tokensFile } = awsAdminToken(globals.dataDir, env.name);
+        const { token, tokensFile, createdAt } = awsAdminToken(globals.dataDir, env.name);
         awsToken = token;
+        tokenCreatedAt = createdAt;
         const spec = controlPlaneSpec({
           env,
           replicas,
@@ -151,7 +156,15 @@ export const installCommand: CommandSpec = {
       const ok = operation.status === 'succeeded';
       const url = await controlPlaneUrl(provider, env, spec);
       const token = env.provider === 'local' ? ensureLocalAdminToken(globals.dataDir) : awsToken;
-      if (ok) saveContext(globals.dataDir, { name: contextName, url, token, env: env.name });
+      if (ok) {
+        saveContext(globals.dataDir, {
+          name: contextName,
+          url,
+          token,
+          env: env.name,
+          createdAt: tokenCreatedAt,
+        });
+      }
       if (globals.json) {
         printJson(io, {
           service: CONTROL_PLANE_SERVICE,

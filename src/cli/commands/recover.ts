@@ -10,6 +10,7 @@ import {
   CONTROL_PLANE_SERVICE,
   controlPlaneUrl,
   lastControlPlaneRevision,
+  recordControlPlaneRecovered,
   recoverControlPlane,
 } from '../../engine/self-host.js';
 import { UserError } from '../../core/errors.js';
@@ -94,7 +95,14 @@ export const recoverCommand: CommandSpec = {
         if (ok) {
           const until = Date.now() + healthDeadlineMs;
           while (!(await answers(url)) && Date.now() < until) await sleep(100);
-          if (await answers(url)) answeredAfterMs = Date.now() - started;
+          if (await answers(url)) {
+            answeredAfterMs = Date.now() - started;
+            await recordControlPlaneRecovered(store, env.name, {
+              url,
+              operationId: operation.id,
+              revision: operation.revision ?? result.revision.number,
+            });
+          }
         }
         if (globals.json) {
           printJson(io, {
