@@ -16,7 +16,7 @@ import { HttpError, toHttpError } from './errors.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import type { ApiContext } from './routes/context.js';
 import { dashboardRoutes } from './routes/dashboard.js';
-import { registerRoutes, type RouteAccess, type RouteDefinition } from './routes/define.js';
+import { allowedMethods, registerRoutes, type RouteAccess, type RouteDefinition } from './routes/define.js';
 import { envRoutes } from './routes/envs.js';
 import { eventRoutes } from './routes/events.js';
 import { serviceRoutes } from './routes/services.js';
@@ -64,11 +64,31 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
     return503OnClosing: false,
     // Errors Fastify meets before routing (a URL it cannot decode, a path parameter over its
     // length limit) get the same JSON error body as every other error, not Fastify's own shape.
-    frameworkErrors: (error, _request, reply) => {
+    frameworkErrors: (error, request, reply) => {
+      if (methodNotAllowed(request as FastifyRequest, reply as FastifyReply)) return;
       const { status, body } = toHttpError(error);
       void (reply as FastifyReply).code(status).send(body);
     },
   });
+  // Routes are registered below; these read them when a request comes.
+  let allowed: (path: string) => string[] = () => [];
+  /** Answers 405 (with Allow) when the path is declared for other methods only; true when it did. */
+  const methodNotAllowed = (request: FastifyRequest, reply: FastifyReply): boolean => {
+    const path = request.url.split('?')[0]!;
+    const methods = allowed(path);
+    if (methods.length === 0 || methods.includes(request.method)) return false;
+    void reply
+      .code(405)
+      .header('allow', methods.join(', '))
+      .send({
+        error: 'method_not_allowed',
+        message: `${request.method} is not allowed on ${path}`,
+        details: [],
+        hint: `allowed: ${methods.join(', ')} (see /openapi.json)`,
+        exitCode: 2,
+      });
+    return true;
+  };
   const metrics = options.metrics ?? createMetrics();
   const streams = new StreamRegistry();
   const routes: RegisteredRoute[] = [];
@@ -84,6 +104,8 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
   registerRedaction(app);
 
   app.setErrorHandler(async (error, request, reply) => {
+    // a method no route declares (QUERY with no Content-Type fails before routing): still a 405
+    if (methodNotAllowed(request, reply)) return reply;
     const { status, body } = toHttpError(error);
     if (isAuditedRefusal(status, body.exitCode)) await auditApiRefusal(options.plane, request, error);
     if (status >= 500)
@@ -91,15 +113,16 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
     if (status === 401) reply.header('www-authenticate', 'Bearer realm="berth"');
     return reply.code(status).send(body);
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
+  app.setNotFoundHandler((request, reply) => {
+    if (methodNotAllowed(request, reply)) return reply;
+    return reply.code(404).send({
       error: 'not_found',
       message: `no route ${request.method} ${request.url.split('?')[0]}`,
       details: [],
       hint: 'see /openapi.json',
       exitCode: 2,
-    }),
-  );
+    });
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -133,6 +156,7 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
     ...dashboardRoutes(options.dashboardDir),
   );
   registerRoutes(app, definitions);
+  allowed = allowedMethods(definitions);
   await app.ready();
   return { app, routes, definitions, metrics, sessions };
 }

@@ -95,6 +95,20 @@ export function toHttpError(error: unknown): { status: number; body: ApiErrorBod
     };
   }
   const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    // no environment, service or operation has a name that long: nothing is there (the OpenAPI
+    // document declares the limit as the parameters' maxLength)
+    return {
+      status: 404,
+      body: {
+        error: 'not_found',
+        message: 'nothing here: a name in the path is longer than 100 characters',
+        details: [],
+        hint: 'names of environments and services are at most 40 characters',
+        exitCode: 2,
+      },
+    };
+  }
   if (
     typeof fastifyError.statusCode === 'number' &&
     fastifyError.statusCode >= 400 &&

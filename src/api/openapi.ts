@@ -27,6 +27,9 @@ const SERVER_SENT_EVENT = {
 };
 const sseEventRef = { $ref: '#/components/schemas/ServerSentEvent' };
 
+/** Fastify's maxParamLength (its default), which app.ts keeps. */
+export const MAX_PARAM_LENGTH = 100;
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): unknown {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any', reused: 'inline' });
 }
@@ -76,7 +79,8 @@ export function buildOpenApi(routes: RouteDefinition[], version: string): Record
       name: match[1],
       in: 'path',
       required: true,
-      schema: { type: 'string' },
+      // the router refuses a parameter longer than this (414) before any handler sees it
+      schema: { type: 'string', minLength: 1, maxLength: MAX_PARAM_LENGTH },
     }));
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(route.responses)) {

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { UserError } from '../core/errors.js';
+import { ConflictError, UserError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { readFileOrNull, writeFileAtomic } from '../runtime/files.js';
 import { apiPaths } from './paths.js';
@@ -97,7 +97,7 @@ export class TokenStore {
   create(input: { name: string; roles: Record<string, Role> }): { token: string; record: TokenRecord } {
     const records = this.list();
     if (records.some((record) => record.name === input.name)) {
-      throw new UserError(`a token named "${input.name}" exists already`, {
+      throw new ConflictError(`a token named "${input.name}" exists already`, {
         hint: 'choose another --name (the name is the actor in the audit trail)',
       });
     }

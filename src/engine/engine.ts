@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
-import { NotFoundError, RefusedError, UserError } from '../core/errors.js';
+import { ConflictError, NotFoundError, RefusedError, UserError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { stableStringify } from '../core/stable-json.js';
 import type { Provider } from '../providers/provider.js';
@@ -150,14 +150,11 @@ export class Engine {
         : revisions.find((rev) => record.currentRevision !== null && rev.number < record.currentRevision);
     if (!target) {
       const known = revisions.map((rev) => rev.number).join(', ') || 'none';
-      throw new UserError(
-        to !== undefined
-          ? `${service} has no revision ${to}`
-          : `${service} has no revision before the current one`,
-        {
-          hint: `revisions of ${service} in ${this.envName}: ${known} (see berth history ${service} --env ${this.envName})`,
-        },
-      );
+      // no such revision is a 404; no earlier one is the service's state saying no (409)
+      const hint = `revisions of ${service} in ${this.envName}: ${known} (see berth history ${service} --env ${this.envName})`;
+      throw to !== undefined
+        ? new NotFoundError(`${service} has no revision ${to}`, { hint })
+        : new ConflictError(`${service} has no revision before the current one`, { hint });
     }
     await this.requireAcceptable(target.spec);
     const copy = await this.store.addRevision({
@@ -184,7 +181,7 @@ export class Engine {
     return this.mutation('restore', service, { windowMs }, async () => {
       const resumed = await this.finishInterrupted(service);
       if (await this.store.getService(this.envName, service)) {
-        throw new UserError(`${service} exists in ${this.envName}: there is nothing to restore`, {
+        throw new ConflictError(`${service} exists in ${this.envName}: there is nothing to restore`, {
           hint: `to return to an earlier revision use: berth rollback ${service} --env ${this.envName}`,
         });
       }
@@ -196,7 +193,7 @@ export class Engine {
       }
       const age = this.clock.now() - Date.parse(deleted.finishedAt);
       if (age > windowMs) {
-        throw new UserError(
+        throw new ConflictError(
           `${service} was deleted ${Math.round(age / 3600_000)} h ago, outside the restore window of ${Math.round(windowMs / 3600_000)} h`,
           { hint: `deploy it again from its berth.yaml, or pass a longer --window` },
         );
@@ -304,7 +301,7 @@ export class Engine {
   private async cancelNow(service: string, waitMs: number): Promise<OperationRecord> {
     const active = await this.store.getActiveOperation(this.envName, service);
     if (!active) {
-      throw new UserError(`${service} in ${this.envName} has no active operation to cancel`, {
+      throw new ConflictError(`${service} in ${this.envName} has no active operation to cancel`, {
         hint: `see its operations with: berth history ${service} --env ${this.envName}`,
       });
     }

@@ -19,6 +19,13 @@ const LOADER_NAMES: ReadonlySet<string> = new Set([
   'PYTHONSTARTUP',
 ]);
 
+/**
+ * The same rules as JSON Schema patterns, for the API's OpenAPI document: an env name that is
+ * not a loader variable, and a PATH whose every entry is absolute.
+ */
+export const NOT_LOADER_NAME_PATTERN = `^(?!LD_|DYLD_|(?:${[...LOADER_NAMES].join('|')})$)`;
+export const SAFE_PATH_PATTERN = '^/[^:]*(:/[^:]*)*$';
+
 /** What setting `name` would do, when it is a loader variable; undefined for an ordinary one. */
 export function loaderVariable(name: string): string | undefined {
   if (name.startsWith('LD_'))

@@ -4,17 +4,22 @@
  * diagnostic and path is resolved the same way as in direct mode). The same rules as berth.yaml,
  * stated for the normalized shape; the OpenAPI document is generated from this schema.
  */
-import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 
 import { SERVICE_NAME_PATTERN } from '../core/ids.js';
 import { MAX_DURATION_MS } from './duration.js';
-import { isHostName } from './schema-helpers.js';
 import { ENV_VAR_NAME_PATTERN, RESERVED_ENV_VARS, SECRET_NAME_PATTERN } from './service-schema.js';
 import type { HealthSpec, ServiceSpec } from './types.js';
-import { disallowedLoaderEnv } from './loader-env.js';
+import { disallowedLoaderEnv, NOT_LOADER_NAME_PATTERN, SAFE_PATH_PATTERN } from './loader-env.js';
 
-const noNul = (text: string) => !text.includes('\0');
+/** An env name berth lets a spec set: a variable name, not PORT (berth sets it), not __proto__. */
+const ENV_NAME_PATTERN = new RegExp(
+  `^(?!(?:${Object.keys(RESERVED_ENV_VARS).join('|')}|__proto__)$)${ENV_VAR_NAME_PATTERN.source.slice(1)}`,
+);
+
+/** isHostName as a pattern: lower-case labels, at most 253 characters, the last not all digits. */
+const HOST_NAME_PATTERN =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*(?!\d+$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export const healthSpecSchema = z
   .strictObject({
@@ -37,8 +42,20 @@ export const serviceSpecSchema = z
     name: z.string().regex(SERVICE_NAME_PATTERN, 'must be a DNS label: 1-40 of a-z, 0-9 and "-"'),
     run: z
       .strictObject({
-        command: z.array(z.string().min(1).refine(noNul, 'must not contain a NUL character')).min(1),
-        cwd: z.string().refine(isAbsolute, 'must be an absolute path').refine(noNul),
+        command: z
+          .array(
+            z
+              .string()
+              .min(1)
+              // eslint-disable-next-line no-control-regex -- NUL is what it refuses
+              .regex(/^[^\x00]+$/, 'must not be empty or contain a NUL character'),
+          )
+          .min(1),
+        cwd: z
+          .string()
+          .min(1)
+          // eslint-disable-next-line no-control-regex -- NUL is what it refuses
+          .regex(/^\/[^\x00]*$/, 'must be an absolute path without NUL characters'),
       })
       .optional(),
     image: z.string().min(1).max(1024).optional(),
@@ -46,27 +63,22 @@ export const serviceSpecSchema = z
     replicas: z.number().int().min(0).max(100),
     health: healthSpecSchema,
     domains: z
-      .array(z.string().refine(isHostName, 'must be a lower-case host name like "shop.example.com"'))
+      .array(z.string().regex(HOST_NAME_PATTERN, 'must be a lower-case host name like "shop.example.com"'))
       .max(100)
-      .refine((domains) => new Set(domains).size === domains.length, 'must not list a host name twice'),
-    env: z
-      .record(
-        z
-          .string()
-          .regex(ENV_VAR_NAME_PATTERN, 'must be a variable name like LOG_LEVEL')
-          .refine((name) => !Object.hasOwn(RESERVED_ENV_VARS, name), 'is reserved by berth'),
-        z.string().refine(noNul, 'must not contain a NUL character'),
-      )
-      .refine((env) => !Object.hasOwn(env, '__proto__'), 'must not name __proto__'),
+      .refine((domains) => new Set(domains).size === domains.length, 'must not list a host name twice')
+      .meta({ uniqueItems: true }),
+    env: z.record(
+      z.string().regex(ENV_NAME_PATTERN, 'must be a variable name like LOG_LEVEL, not PORT (berth sets it)'),
+      // eslint-disable-next-line no-control-regex -- NUL is what it refuses
+      z.string().regex(/^[^\x00]*$/, 'must not contain a NUL character'),
+    ),
     secrets: z
       .record(
         z
           .string()
-          .regex(ENV_VAR_NAME_PATTERN, 'must be a variable name like DATABASE_URL')
-          .refine((name) => !Object.hasOwn(RESERVED_ENV_VARS, name), 'is reserved by berth'),
+          .regex(ENV_NAME_PATTERN, 'must be a variable name like DATABASE_URL, not PORT (berth sets it)'),
         z.string().regex(SECRET_NAME_PATTERN, 'must be a secret name of letters, digits and _ . - / : + = @'),
       )
-      .refine((secrets) => !Object.hasOwn(secrets, '__proto__'), 'must not name __proto__')
       .optional()
       .describe('variables whose values come from the secret store: VARIABLE -> secret name'),
     allowLoaderEnv: z
@@ -98,7 +110,26 @@ export const serviceSpecSchema = z
       });
     }
   })
-  .meta({ id: 'ServiceSpec', description: 'A berth.yaml, normalized and resolved for one environment.' });
+  .meta({
+    id: 'ServiceSpec',
+    description:
+      'A berth.yaml, normalized and resolved for one environment. health.timeoutMs must be shorter than health.intervalMs, and a variable is in env or in secrets, not both.',
+    // What the refinements say, for the OpenAPI document (JSON Schema cannot compare two fields).
+    anyOf: [{ required: ['run'] }, { required: ['image'] }],
+    if: { not: { required: ['allowLoaderEnv'] } },
+    then: {
+      properties: {
+        env: {
+          propertyNames: { pattern: NOT_LOADER_NAME_PATTERN },
+          properties: { PATH: { pattern: SAFE_PATH_PATTERN } },
+        },
+        secrets: {
+          propertyNames: { pattern: NOT_LOADER_NAME_PATTERN },
+          properties: { PATH: { pattern: SAFE_PATH_PATTERN } },
+        },
+      },
+    },
+  });
 
 // The schema and the hand-written type must describe the same shape.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

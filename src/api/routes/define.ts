@@ -84,3 +84,26 @@ export function registerRoutes(app: FastifyInstance, definitions: RouteDefinitio
     });
   }
 }
+
+/**
+ * The methods a path answers to, when it matches a declared route: a request with another method
+ * is answered 405 with an `Allow` header instead of 404 (the path exists, the method does not).
+ * HEAD is allowed wherever GET is (Fastify serves it).
+ */
+export function allowedMethods(definitions: RouteDefinition[]): (path: string) => string[] {
+  const patterns = definitions.map((definition) => ({
+    method: definition.method,
+    pattern: new RegExp(
+      `^${definition.url.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+')}$`,
+    ),
+  }));
+  return (path) => {
+    const methods = new Set<string>();
+    for (const { method, pattern } of patterns) {
+      if (!pattern.test(path)) continue;
+      methods.add(method);
+      if (method === 'GET') methods.add('HEAD');
+    }
+    return [...methods];
+  };
+}

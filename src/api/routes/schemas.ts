@@ -73,7 +73,7 @@ export const tokenBody = z.strictObject({
   roles: z
     .record(z.string().regex(/^(\*|[a-z0-9][a-z0-9-]{0,39})$/), z.enum(ROLES))
     .refine((roles) => Object.keys(roles).length > 0, 'must name at least one environment')
-    .describe('role per environment; "*" covers every environment'),
+    .meta({ description: 'role per environment; "*" covers every environment', minProperties: 1 }),
 });
 
 export const stepSchema = z.object({

@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import { buildTimeline, timelineMarkdown } from '../../engine/timeline.js';
-import { HttpError } from '../errors.js';
 import type { ApiContext } from './context.js';
 import { defineRoute, type RouteDefinition } from './define.js';
 
@@ -34,13 +33,8 @@ export function timelineRoutes({ plane }: ApiContext): RouteDefinition[] {
           since: new Date(query.since ?? now - DAY_MS).toISOString(),
           until: new Date(query.until ?? now).toISOString(),
         };
-        if (window.since > window.until) {
-          throw new HttpError(
-            400,
-            'invalid_input',
-            `since (${window.since}) is after until (${window.until})`,
-          );
-        }
+        // A window that ends before it starts holds nothing: an empty timeline, not an error
+        // (each parameter is valid on its own; the CLI says so before it asks).
         const store = await plane.store(params.env!);
         // The provider's record of changes behind berth's back, as `berth timeline` shows it; a
         // timeline is still worth showing without it (e.g. the provider cannot be reached).
