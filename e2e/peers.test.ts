@@ -6,12 +6,13 @@
  * this machine follows it (api.json). A clean stop hands the environments over at once.
  * The takeover time is printed.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { helloSpec } from '../test/helpers/berth.js';
-import { runCli } from '../test/helpers/cli.js';
+import { runCli, spawnCli } from '../test/helpers/cli.js';
 import { startUp, stopRuntime, type UpProcess } from '../test/helpers/control-plane.js';
 import { waitFor } from '../test/helpers/runtime.js';
 import { connectRuntime } from '../src/runtime/launcher.js';
@@ -143,4 +144,42 @@ describe('berth up peers on one store', () => {
     expect(discovery().url).toBe(third.api);
     await third.kill('SIGTERM');
   }, 180_000);
+
+  it('a replica binds its $PORT and leaves api.json to plain berth up', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'berth-peers-port-test-'));
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    cleanups.push(() => stopRuntime(dataDir));
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const address = server.address() as { port: number };
+        server.close(() => resolve(address.port));
+      });
+    });
+    const replica = spawnCli(['up', '--json'], {
+      dataDir,
+      env: { PORT: String(port), BERTH_PROXY_PORT: '0', BERTH_RUNTIME_DRAIN_MS: '100' },
+    });
+    cleanups.push(async () => {
+      if (replica.child.exitCode === null && replica.child.signalCode === null) {
+        replica.child.kill('SIGKILL');
+        await replica.exited;
+      }
+    });
+    await replica.waitForStderr('control plane is up', 30_000);
+    const summary = JSON.parse(replica.output().stdout.trim().split('\n')[0]!) as {
+      api: string;
+      apiJson: boolean;
+    };
+    expect(summary.api).toBe(`http://127.0.0.1:${port}`);
+    expect(summary.apiJson).toBe(false);
+    expect(existsSync(join(dataDir, 'api.json'))).toBe(false);
+    expect((await fetch(`${summary.api}/healthz`)).status).toBe(200);
+    // It registers itself in a file of its own, removed when it stops.
+    const own = join(dataDir, 'peers', `${replica.child.pid}.json`);
+    expect(existsSync(own)).toBe(true);
+    replica.child.kill('SIGTERM');
+    expect((await replica.exited).code).toBe(0);
+    expect(existsSync(join(dataDir, 'api.json'))).toBe(false);
+    expect(existsSync(own)).toBe(false);
+  }, 60_000);
 });
