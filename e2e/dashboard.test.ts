@@ -7,13 +7,13 @@
  * request leaves the machine.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { stopRuntime } from '../test/helpers/control-plane.js';
 import { EXAMPLES, runCli, spawnCli } from '../test/helpers/cli.js';
-import { waitFor } from '../test/helpers/runtime.js';
+import { REPO_ROOT, waitFor } from '../test/helpers/runtime.js';
 import { SqliteStateStore, defaultStatePath } from '../src/state/sqlite/store.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -60,6 +60,50 @@ function slowService(): string {
     'name: slow\nrun:\n  command: [node, server.js]\nreplicas: 1\nhealth:\n  path: /\n  interval: 200ms\n  timeout: 100ms\n',
   );
   return dir;
+}
+
+/** A service whose health path answers 404: its deploy fails at "wait until healthy". */
+function notReadyService(): string {
+  const dir = tempDir('berth-dash-broken-');
+  writeFileSync(
+    join(dir, 'server.js'),
+    "require('http').createServer((q, s) => { s.statusCode = q.url === '/ready' ? 404 : 200; s.end('x'); })" +
+      ".listen(process.env.PORT, () => console.log('not ready: listening on ' + process.env.PORT));\n",
+  );
+  writeFileSync(
+    join(dir, 'berth.yaml'),
+    'name: broken\nrun:\n  command: [node, server.js]\nreplicas: 1\nhealth:\n  path: /ready\n',
+  );
+  return dir;
+}
+
+/** Where the browser tests save their screenshots (kept out of git). */
+const SCREENSHOTS = join(REPO_ROOT, 'screenshots', 'dashboard');
+const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
+
+/**
+ * What the page clips: a page wider than the window, or an element whose content is cut off by
+ * its box (text cut by an ellipsis, a table hidden by overflow). Described for the failure message.
+ */
+function clipped(page: Page): Promise<string[]> {
+  return page.evaluate(`(() => {
+    const found = [];
+    const root = document.documentElement;
+    if (root.scrollWidth > window.innerWidth + 1) found.push('page is ' + root.scrollWidth + 'px wide');
+    for (const el of document.querySelectorAll('body *')) {
+      const style = getComputedStyle(el);
+      if (style.display === 'none' || el.closest('.rows') && !el.closest('[data-testid=service-row]')) continue;
+      const hides = style.overflowX === 'hidden' || style.overflowX === 'clip' || style.textOverflow === 'ellipsis';
+      if (hides && el.scrollWidth > el.clientWidth + 1) {
+        found.push((el.getAttribute('data-testid') || el.className || el.tagName) + ': ' + (el.textContent || '').slice(0, 40));
+      }
+      const box = el.getBoundingClientRect();
+      if (box.width > 0 && box.right > window.innerWidth + 1 && style.position !== 'fixed') {
+        found.push((el.getAttribute('data-testid') || el.className || el.tagName) + ' ends at ' + Math.round(box.right) + 'px');
+      }
+    }
+    return [...new Set(found)].slice(0, 20);
+  })()`) as Promise<string[]>;
 }
 
 describe('the dashboard in a browser', () => {
@@ -303,6 +347,56 @@ describe('the dashboard in a browser', () => {
       .toBe(cli.stdout.replace(/\n$/, ''));
     expect(cli.stdout).toContain('hello: deploy started');
   }, 20_000);
+
+  it('on a phone and a desktop: nothing clipped, a short header, a failed service with its resources, failing step and log lines once', async () => {
+    const failed = await runCli(
+      ['deploy', notReadyService(), '--env', 'local', '--health-timeout', '2', '--no-rollback'],
+      { dataDir, env },
+    );
+    expect(failed.code, failed.stderr).toBe(1);
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    console.log(`dashboard screenshots: ${SCREENSHOTS}`);
+    for (const [size, viewport] of Object.entries(VIEWPORTS)) {
+      await page.setViewportSize(viewport);
+      await page.goto(`${info.api}/#/e/local`);
+      const row = page.locator('[data-testid=service-row][data-service=broken]');
+      await row.waitFor();
+      await expect.poll(() => row.getByTestId('health').textContent()).toBe('Failed');
+      await page.screenshot({ path: join(SCREENSHOTS, `services-${size}.png`) });
+      await expect.poll(() => page.getByTestId('summary').textContent()).toMatch(/[1-9]\d* unhealthy/);
+      expect(await clipped(page), `clipped on the ${size} list`).toEqual([]);
+      const header = (await page.getByTestId('envbar').boundingBox())!;
+      if (size === 'phone') expect(header.height, 'header height').toBeLessThanOrEqual(viewport.height * 0.1);
+
+      await page.goto(`${info.api}/#/e/local/s/broken`);
+      const failure = page.getByTestId('failure');
+      await failure.waitFor();
+      expect(await failure.textContent()).toContain('wait until healthy');
+      expect(await failure.textContent()).toContain('GET /ready → 404');
+      const lines = await failure.getByTestId('log-line').allTextContents();
+      expect(lines.some((line) => line.includes('not ready: listening on'))).toBe(true);
+      // Each log line once on the whole page, and the reason once.
+      const text = await page.locator('body').innerText();
+      expect(text.split('not ready: listening on').length - 1, text).toBe(1);
+      expect(text.split('not healthy after 2s').length - 1, text).toBe(1);
+      const kinds = await page
+        .getByTestId('resource')
+        .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-kind')));
+      expect(kinds.sort()).toEqual(['compute', 'dns', 'healthcheck']);
+      expect(await clipped(page), `clipped on the ${size} service page`).toEqual([]);
+      await page.screenshot({ path: join(SCREENSHOTS, `failed-service-${size}.png`), fullPage: true });
+    }
+    // A protected environment's bar (its badge, stripes and thicker edge) fits on a phone too.
+    await page.setViewportSize(VIEWPORTS.phone);
+    await page.goto(`${info.api}/#/e/production`);
+    await expect.poll(() => page.getByTestId('env-name').textContent()).toBe('production');
+    await page.getByTestId('env-protected').waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, `production-phone.png`) });
+    const bar = (await page.getByTestId('envbar').boundingBox())!;
+    expect(bar.height, 'protected header height').toBeLessThanOrEqual(VIEWPORTS.phone.height * 0.1);
+    expect(await clipped(page), 'clipped on the phone, production').toEqual([]);
+    await page.setViewportSize(VIEWPORTS.desktop);
+  }, 60_000);
 
   it('sent no request anywhere but the control plane', () => {
     expect(requests.length).toBeGreaterThan(10);

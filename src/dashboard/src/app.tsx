@@ -238,12 +238,19 @@ function EnvBar(props: {
         <span class="label">signed in as</span> <strong>{props.session.actor}</strong> ({env.role})
       </div>
       <div class="controls">
-        <span class={`conn ${live.connection}`} data-testid="connection" title="the live event stream">
-          {live.connection === 'live'
-            ? '● live'
-            : live.connection === 'connecting'
-              ? '○ connecting'
-              : '○ reconnecting…'}
+        <span
+          class={`conn ${live.connection}`}
+          data-testid="connection"
+          title={`the live event stream: ${live.connection}`}
+        >
+          {live.connection === 'live' ? '●' : '○'}
+          <span class="conn-text">
+            {live.connection === 'live'
+              ? ' live'
+              : live.connection === 'connecting'
+                ? ' connecting'
+                : ' reconnecting…'}
+          </span>
         </span>
         <select
           aria-label="environment"

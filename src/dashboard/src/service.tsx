@@ -8,6 +8,7 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, envPath, get } from './api';
 import { href } from './app';
 import { ConfirmDialog, type Confirmation } from './dialog';
+import { Failure, firstLine } from './failure';
 import { age, clock, duration } from './format';
 import type { EnvLive } from './live';
 import { syncLabel, useNow } from './services';
@@ -105,6 +106,8 @@ export function ServiceView(props: { env: Environment; live: EnvLive; name: stri
 
   const current = history?.service?.currentRevision ?? status?.revision ?? null;
   const active = status?.activeOperation ?? null;
+  // The latest operation's failure is explained once, in its own box; steps and events point to it.
+  const failure = status?.lastFailure ?? null;
 
   return (
     <section class="service" data-testid="service-view" data-service={name}>
@@ -125,7 +128,7 @@ export function ServiceView(props: { env: Environment; live: EnvLive; name: stri
             <span class="dim">
               revision {status.revision ?? '-'} · {status.replicas ?? '-'} replicas · observed{' '}
               {age(status.observedAt, now)} ago
-              {status.healthDetail ? ` · ${status.healthDetail}` : ''}
+              {status.healthDetail && !failure ? ` · ${status.healthDetail}` : ''}
             </span>
           </>
         )}
@@ -139,6 +142,7 @@ export function ServiceView(props: { env: Environment; live: EnvLive; name: stri
           ))}
         </p>
       ) : null}
+      {failure && <Failure failure={failure} events={events} now={now} />}
       {notice && (
         <p class="notice" data-testid="notice">
           {notice}
@@ -196,7 +200,11 @@ export function ServiceView(props: { env: Environment; live: EnvLive; name: stri
               ? 'Active operation'
               : 'Last operation'}
           </h3>
-          {operation ? <Steps operation={operation} now={now} /> : <p class="dim">no operation yet</p>}
+          {operation ? (
+            <Steps operation={operation} now={now} explained={failure?.operationId === operation.id} />
+          ) : (
+            <p class="dim">no operation yet</p>
+          )}
         </div>
       </div>
 
@@ -272,7 +280,11 @@ export function ServiceView(props: { env: Environment; live: EnvLive; name: stri
             }
           >
             <time title={event.time}>{clock(event.time)}</time> <span class="type">{event.type}</span>{' '}
-            {event.message}
+            <span title={event.message}>
+              {failure && event.operationId === failure.operationId && event.type === 'step.failed'
+                ? 'the reason is shown above'
+                : firstLine(event.message)}
+            </span>
           </li>
         ))}
       </ol>
@@ -293,7 +305,9 @@ function merge(a: BerthEvent[], b: BerthEvent[]): BerthEvent[] {
   return [...bySeq.values()].sort((x, y) => x.seq - y.seq).slice(-200);
 }
 
-function Steps({ operation, now }: { operation: Operation; now: number }) {
+function Steps(props: { operation: Operation; now: number; explained: boolean }) {
+  const { operation, now, explained } = props;
+  const failedStep = operation.steps.some((step) => step.status === 'failed');
   return (
     <div
       class="operation"
@@ -322,11 +336,13 @@ function Steps({ operation, now }: { operation: Operation; now: number }) {
               {step.startedAt ? duration(step.startedAt, step.finishedAt, now) : ''}
               {step.attempts > 1 ? ` · ${step.attempts} attempts` : ''}
             </span>
-            {step.message && <span class="reason">{step.message}</span>}
+            {step.message && !(explained && step.status === 'failed') && (
+              <span class="reason">{explained ? firstLine(step.message) : step.message}</span>
+            )}
           </li>
         ))}
       </ol>
-      {operation.error && <p class="error">{operation.error}</p>}
+      {operation.error && !failedStep && !explained && <p class="error">{operation.error}</p>}
     </div>
   );
 }
@@ -361,18 +377,28 @@ function ResourceGraph({ resources }: { resources: ResourceView[] }) {
       </span>
     </div>
   );
+  // A kind with nothing of it (a failed first deploy never made its route) is shown as absent.
+  const lane = (kind: ResourceView['kind']) =>
+    of(kind).length ? (
+      of(kind).map(node)
+    ) : (
+      <div class="node absent" data-absent={kind}>
+        <span class="kind">{KIND_LABEL[kind]}</span>
+        <span class="state">none</span>
+      </div>
+    );
   if (resources.length === 0) return <p class="dim">no resources (never deployed)</p>;
   return (
     <div class="graph" data-testid="resource-graph">
       <div class="lane">
-        {of('dns').map(node)}
+        {lane('dns')}
         <span class="arrow">→</span>
-        {of('route').map(node)}
+        {lane('route')}
         <span class="arrow">→</span>
-        {of('compute').map(node)}
+        {lane('compute')}
       </div>
       <div class="lane sub">
-        {of('healthcheck').map(node)}
+        {lane('healthcheck')}
         <span class="dim">checks the service through its name</span>
       </div>
       {orphans.length > 0 && (

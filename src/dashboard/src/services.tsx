@@ -10,6 +10,21 @@ import type { EnvLive } from './live';
 import type { Environment, Health, ServiceStatus } from './types';
 
 const ROW_HEIGHT = 34;
+/** On a phone a row is a small card of three lines (see style.css). */
+const PHONE_ROW_HEIGHT = 64;
+const PHONE = '(max-width: 640px)';
+
+/** The row height for the window's width, following it as the window changes. */
+function useRowHeight(): number {
+  const [phone, setPhone] = useState(() => matchMedia(PHONE).matches);
+  useEffect(() => {
+    const query = matchMedia(PHONE);
+    const onChange = () => setPhone(query.matches);
+    query.addEventListener('change', onChange);
+    return () => query.removeEventListener('change', onChange);
+  }, []);
+  return phone ? PHONE_ROW_HEIGHT : ROW_HEIGHT;
+}
 const OVERSCAN = 6;
 
 const HEALTH_RANK: Record<Health, number> = {
@@ -223,17 +238,18 @@ function VirtualRows<T>(props: { items: T[]; render: (item: T) => preact.JSX.Ele
   const box = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(600);
+  const rowHeight = useRowHeight();
   useLayoutEffect(() => {
     const element = box.current!;
     const observer = new ResizeObserver(() => setHeight(element.clientHeight));
     observer.observe(element);
     return () => observer.disconnect();
   }, []);
-  const total = props.items.length * ROW_HEIGHT;
+  const total = props.items.length * rowHeight;
   // Clamped: a list that just got shorter must still show its rows, before the browser scrolls.
   const top = Math.min(scrollTop, Math.max(0, total - height));
-  const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - OVERSCAN);
-  const last = Math.min(props.items.length, Math.ceil((top + height) / ROW_HEIGHT) + OVERSCAN);
+  const first = Math.max(0, Math.floor(top / rowHeight) - OVERSCAN);
+  const last = Math.min(props.items.length, Math.ceil((top + height) / rowHeight) + OVERSCAN);
   return (
     <div
       class="rows"
@@ -247,7 +263,7 @@ function VirtualRows<T>(props: { items: T[]; render: (item: T) => preact.JSX.Ele
           <div
             class="slot"
             key={index + first}
-            style={{ transform: `translateY(${(first + index) * ROW_HEIGHT}px)` }}
+            style={{ transform: `translateY(${(first + index) * rowHeight}px)`, height: `${rowHeight}px` }}
           >
             {props.render(item)}
           </div>

@@ -63,6 +63,19 @@ export interface ServiceStatus {
   observedAt: string;
   observedAgeMs: number;
   repairFailing: { attempts: number; since: string; lastError: string | null } | null;
+  /** The latest operation, when it failed or was cancelled (absent from an older control plane). */
+  lastFailure?: LastFailure | null;
+}
+
+export interface LastFailure {
+  operationId: string;
+  kind: string;
+  revision: number | null;
+  status: 'failed' | 'cancelled';
+  step: string | null;
+  /** The reason on the first line; log lines may follow. */
+  error: string;
+  finishedAt: string | null;
 }
 
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
