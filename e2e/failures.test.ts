@@ -62,8 +62,10 @@ describe('a failing deploy says why', () => {
     const { code, stdout, stderr } = await deploy.exited;
     expect(code, stderr).toBe(1);
 
-    const updates = stderr.split('\n').filter((line) => /healthy, \d+s of 8s/.test(line));
-    expect(updates.some((line) => line.includes('replicas 0,1 starting: GET /ready → 404'))).toBe(true);
+    expect(stderr).toMatch(/^ {4}0\/2 healthy, \d+s of 8s · replicas 0,1 starting: GET \/ready → 404$/m);
+    // The updates (and the crash reports) sit under the step's line and fit 80 columns.
+    const updates = stderr.split('\n').filter((line) => line.startsWith('    '));
+    expect(updates.length).toBeGreaterThan(0);
     for (const line of updates) expect(line.length, line).toBeLessThanOrEqual(80);
 
     // The final error, with the replicas' last log lines, is printed once.

@@ -26,22 +26,31 @@ function exitPhrase(lastExit: string): string {
   return /^(code|signal) /.test(lastExit) ? `exit ${lastExit}` : lastExit;
 }
 
-/**
- * Every replica's state and last check, replicas in the same state named together:
- * "replicas 0,1 starting: GET /ready → 404; replica 2 crashed (exit code 1)".
- */
-export function describeReplicas(replicas: ReplicaReadiness[]): string {
+/** Replicas in the same state named together: ["replicas 0,1 starting: GET /ready → 404", ...]. */
+function replicaGroups(replicas: ReplicaReadiness[]): string[] {
   const groups = new Map<string, number[]>();
   for (const replica of [...replicas].sort((a, b) => a.index - b.index)) {
     const phrase = replicaPhrase(replica);
     groups.set(phrase, [...(groups.get(phrase) ?? []), replica.index]);
   }
-  return [...groups]
-    .map(
-      ([phrase, indexes]) => `${indexes.length > 1 ? 'replicas' : 'replica'} ${indexes.join(',')} ${phrase}`,
-    )
-    .join('; ');
+  return [...groups].map(
+    ([phrase, indexes]) => `${indexes.length > 1 ? 'replicas' : 'replica'} ${indexes.join(',')} ${phrase}`,
+  );
 }
+
+/**
+ * Every replica's state and last check, replicas in the same state named together:
+ * "replicas 0,1 starting: GET /ready → 404; replica 2 crashed (exit code 1)".
+ */
+export function describeReplicas(replicas: ReplicaReadiness[]): string {
+  return replicaGroups(replicas).join('; ');
+}
+
+/**
+ * An update longer than this is split into a headline and one line per group of replicas, so
+ * that with the renderer's indentation it fits an 80-column terminal without wrapping.
+ */
+const ONE_LINE_MAX = 72;
 
 /** The replicas' picture without the clock: a new one is worth showing at once. */
 function picture(readiness: ComputeReadiness): string {
@@ -51,10 +60,15 @@ function picture(readiness: ComputeReadiness): string {
 
 const wholeSeconds = (ms: number) => `${Math.floor(ms / 1000)}s`;
 
-/** One update of "wait until healthy": "0/2 healthy, 3s of 60s · replicas 0,1 starting: GET /ready → 404". */
+/**
+ * One update of "wait until healthy": "0/2 healthy, 3s of 60s · replicas 0,1 starting: GET /ready
+ * → 404", or, when that is too long, the headline with one indented line per group of replicas.
+ */
 export function waitUpdate(readiness: ComputeReadiness, elapsedMs: number, deadlineMs: number): string {
-  const who = readiness.replicas?.length ? describeReplicas(readiness.replicas) : readiness.detail;
-  return `${readiness.healthy}/${readiness.desired} healthy, ${wholeSeconds(elapsedMs)} of ${wholeSeconds(deadlineMs)} · ${who}`;
+  const head = `${readiness.healthy}/${readiness.desired} healthy, ${wholeSeconds(elapsedMs)} of ${wholeSeconds(deadlineMs)}`;
+  const groups = readiness.replicas?.length ? replicaGroups(readiness.replicas) : [readiness.detail];
+  const one = `${head} · ${groups.join('; ')}`;
+  return one.length <= ONE_LINE_MAX ? one : [head, ...groups.map((group) => `  ${group}`)].join('\n');
 }
 
 /** "replica 0 exited with code 1" / "replica 0 failed to start: command not found ...". */

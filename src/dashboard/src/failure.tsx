@@ -31,6 +31,13 @@ export function firstLine(message: string): string {
   return message.split('\n', 1)[0] ?? '';
 }
 
+/** How the engine reports a replica that crashed while a deploy waited (see engine/health-wait.ts). */
+const CRASH_REPORT = /^replica \d+ (exited with|failed to start)/;
+
+export function isCrashReport(message: string): boolean {
+  return CRASH_REPORT.test(message);
+}
+
 export function Failure(props: { failure: LastFailure; events: BerthEvent[]; now: number }) {
   const { failure, events, now } = props;
   const { reason, blocks } = splitFailure(failure.error);
@@ -40,7 +47,7 @@ export function Failure(props: { failure: LastFailure; events: BerthEvent[]; now
       (event) =>
         event.operationId === failure.operationId &&
         event.type === 'step.progress' &&
-        event.message.includes('\n'),
+        CRASH_REPORT.test(event.message),
     )
     .map((event) => splitFailure(event.message))
     .map(({ reason: title, blocks: inner }) => ({

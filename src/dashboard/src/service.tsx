@@ -8,11 +8,11 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, envPath, get } from './api';
 import { href } from './app';
 import { ConfirmDialog, type Confirmation } from './dialog';
-import { Failure, firstLine } from './failure';
+import { Failure, firstLine, isCrashReport } from './failure';
 import { age, clock, duration } from './format';
 import type { EnvLive } from './live';
 import { syncLabel, useNow } from './services';
-import type { BerthEvent, Environment, History, Operation, ResourceView } from './types';
+import type { BerthEvent, Environment, History, LastFailure, Operation, ResourceView } from './types';
 
 const STEP_ICON: Record<string, string> = {
   pending: '○',
@@ -280,17 +280,20 @@ export function ServiceView(props: { env: Environment; live: EnvLive; name: stri
             }
           >
             <time title={event.time}>{clock(event.time)}</time> <span class="type">{event.type}</span>{' '}
-            <span title={event.message}>
-              {failure && event.operationId === failure.operationId && event.type === 'step.failed'
-                ? 'the reason is shown above'
-                : firstLine(event.message)}
-            </span>
+            <span class="message">{eventText(event, failure)}</span>
           </li>
         ))}
       </ol>
       {confirm && <ConfirmDialog confirmation={confirm} onCancel={() => setConfirm(null)} />}
     </section>
   );
+}
+
+/** An event's message, without what the failure box already shows (the reason, log lines). */
+function eventText(event: BerthEvent, failure: LastFailure | null): string {
+  if (!failure || event.operationId !== failure.operationId) return event.message;
+  if (event.type === 'step.failed') return 'the reason is shown above';
+  return isCrashReport(event.message) ? `${firstLine(event.message)} (shown above)` : event.message;
 }
 
 function isNewer(a: Operation, b: Operation): boolean {
