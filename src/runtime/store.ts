@@ -46,10 +46,14 @@ export interface StoredMap {
 }
 
 /**
- * The runtime's own persisted state: one JSON file, rewritten atomically after every change.
+ * The runtime's own persisted state: one JSON file, rewritten atomically after every change (the
+ * bookkeeping of replica processes: at the end of the turn of the event loop it changed in).
  * Emits 'change' (kind) after every mutation of a resource.
  */
 export class RuntimeStore extends EventEmitter {
+  /** Replica bookkeeping changed and is not saved yet (see `saveProcessesSoon`). */
+  private processesPending = false;
+
   private constructor(
     private readonly path: string,
     readonly state: RuntimeStateFile,
@@ -101,6 +105,7 @@ export class RuntimeStore extends EventEmitter {
 
   save(): void {
     writeFileAtomic(this.path, `${JSON.stringify(this.state, null, 2)}\n`);
+    this.processesPending = false;
   }
 
   list<K extends RuntimeKind>(kind: K): StoredMap[K][] {
@@ -147,6 +152,21 @@ export class RuntimeStore extends EventEmitter {
     }
   }
 
+  /**
+   * Save bookkeeping of replica processes at the end of this turn of the event loop (best effort,
+   * as `saveBestEffort`). Replicas that exit or start together (their exits are reaped in one
+   * turn) then cost one write and fsync of the whole state instead of one each, every one of which
+   * held up the proxy and the console; a resource change in the same turn saves it all at once.
+   */
+  private saveProcessesSoon(): void {
+    if (this.processesPending) return;
+    this.processesPending = true;
+    setImmediate(() => {
+      if (!this.processesPending) return; // saved meanwhile with a resource change
+      this.saveBestEffort();
+    });
+  }
+
   /** Remove, persist, then notify; false when it did not exist. */
   remove(kind: RuntimeKind, id: string): boolean {
     const list = this.state[kind] as { id: string }[];
@@ -163,13 +183,17 @@ export class RuntimeStore extends EventEmitter {
     return this.state.processes.find((p) => p.serviceId === serviceId && p.index === index);
   }
 
-  /** Record (or update) a replica process; persisted at once so a crash never loses a pid. */
+  /**
+   * Record (or update) a replica process; persisted at the end of this turn of the event loop, so
+   * that a restarted runtime finds the pid (only a runtime that dies within that same turn leaves
+   * its replica unrecorded).
+   */
   setProcess(entry: StoredProcess): void {
     const list = this.state.processes;
     const index = list.findIndex((p) => p.serviceId === entry.serviceId && p.index === entry.index);
     if (index >= 0) list[index] = entry;
     else list.push(entry);
-    this.saveBestEffort();
+    this.saveProcessesSoon();
   }
 
   removeProcess(serviceId: string, index: number): void {
@@ -177,7 +201,7 @@ export class RuntimeStore extends EventEmitter {
     const at = list.findIndex((p) => p.serviceId === serviceId && p.index === index);
     if (at >= 0) {
       list.splice(at, 1);
-      this.saveBestEffort();
+      this.saveProcessesSoon();
     }
   }
 }
