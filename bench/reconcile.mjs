@@ -12,7 +12,7 @@
 //   npm run bench:reconcile          (ROUNDS=3 rounds at N=1 by default; SIZES=1,20)
 // Loopback only; everything it starts is stopped at the end.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -258,6 +258,13 @@ async function main(dataDir) {
       }
     }
   } finally {
+    // BENCH_EVENTS=file keeps every event the reconciler printed, and its stderr, for a closer look.
+    if (process.env.BENCH_EVENTS) {
+      writeFileSync(
+        process.env.BENCH_EVENTS,
+        `${events.map((e) => JSON.stringify(e)).join('\n')}\n--- stderr\n${reconcilerErr}`,
+      );
+    }
     reconciler.kill('SIGINT');
     await Promise.race([new Promise((resolve) => reconciler.once('exit', resolve)), sleep(8_000)]);
     if (reconciler.exitCode === null) reconciler.kill('SIGKILL');
