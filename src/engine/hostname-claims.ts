@@ -20,7 +20,7 @@ export function claimedHostnames(provider: Provider, spec: ServiceSpec, env: Env
 /**
  * Every host name of `spec` that someone else owns, checked before a deploy changes anything:
  * - names berth's scheme reserves for another service (`<other>.<env>.<domain>`, any environment);
- * - names that another service of this environment answers at (its current revision);
+ * - names that another service of this environment has routes for (berth's inventory);
  * - names the provider routes to another service, in any environment sharing it (the local
  *   runtime's proxy is shared by every local environment).
  * The runtime refuses a route for a name another service holds as well, so that two deploys
@@ -47,18 +47,14 @@ export async function hostnameConflicts(
     }
   }
 
+  // Berth's own record of the environment: the host names of every other service's routes, in
+  // one inventory read (not one read per service: deploy cost must not grow with the environment).
   const wanted = new Set(hosts);
-  const others = (await store.listServices(env.name)).filter(
-    (record) => record.name !== spec.name && record.currentRevision !== null,
-  );
-  const revisions = await Promise.all(
-    others.map((record) => store.getRevision(env.name, record.name, record.currentRevision!)),
-  );
-  for (const revision of revisions) {
-    if (!revision) continue;
-    for (const host of claimedHostnames(provider, revision.spec, env)) {
+  for (const resource of await store.listResources(env.name)) {
+    if (resource.kind !== 'route' || resource.service === spec.name) continue;
+    for (const host of routeHosts(resource.attributes)) {
       if (wanted.has(host))
-        add({ host, owner: { env: env.name, service: revision.service }, reason: 'holds' });
+        add({ host, owner: { env: env.name, service: resource.service }, reason: 'holds' });
     }
   }
 
@@ -66,6 +62,13 @@ export async function hostnameConflicts(
     add({ host: normalizeHostname(holder.host), owner: holder.owner, reason: 'holds' });
   }
   return [...conflicts.values()];
+}
+
+/** The host names a route resource was created for: `host` (local runtime) or `hosts` (an ALB rule). */
+function routeHosts(attributes: Record<string, unknown>): string[] {
+  const { host, hosts } = attributes as { host?: unknown; hosts?: unknown };
+  const all = [...(typeof host === 'string' ? [host] : []), ...(Array.isArray(hosts) ? hosts : [])];
+  return all.filter((name): name is string => typeof name === 'string').map(normalizeHostname);
 }
 
 /** Refuses (exit 2, HTTP 409) a spec that claims a host name someone else owns, naming the owner. */
