@@ -114,6 +114,7 @@ async function main(dataDir) {
   const statusArgs = [BIN, 'status', '--env', 'local', '--direct', '--data-dir', dataDir];
   const status = versus(() => timeSync(process.execPath, statusArgs), node);
   row('berth status --env local --direct', ms(status.a), `${status.ratio.toFixed(2)}x node   goal <= 300 ms`);
+  row('reconcile: Ctrl-C until the process is gone', ms(await reconcileStop(dataDir)), 'goal <= 1000 ms');
   berth(['delete', 'hello', '--env', 'local', '--yes'], dataDir);
 
   const hand = [];
@@ -135,6 +136,26 @@ async function main(dataDir) {
   );
 
   promptHook(dataDir);
+}
+
+/** From SIGINT to the exit of a `berth reconcile` that leads its environment (median of 3). */
+async function reconcileStop(dataDir) {
+  const times = [];
+  for (let run = 0; run < 3; run++) {
+    const child = spawn(process.execPath, [BIN, 'reconcile', '--env', 'local', '--data-dir', dataDir], {
+      env: { ...process.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => (out += chunk));
+    while (!out.includes('now watches')) await new Promise((resolve) => setTimeout(resolve, 20));
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const started = performance.now();
+    child.kill('SIGINT');
+    await exited;
+    times.push(performance.now() - started);
+  }
+  return median(times);
 }
 
 /** The bash hook's cost per prompt: the hook run 1000 times in one bash, against an empty function. */

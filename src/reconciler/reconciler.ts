@@ -361,10 +361,13 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
           data: { token: leaseToken, owner },
         }).catch(() => undefined);
       }
+      let grace: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.allSettled(workers),
-        new Promise((resolve) => setTimeout(resolve, waitMs)),
+        new Promise((resolve) => (grace = setTimeout(resolve, waitMs))),
       ]);
+      // Cleared, or this timer alone would keep a stopping process alive until it fires.
+      clearTimeout(grace);
       await passLoop?.catch(() => undefined);
     },
     enqueue(service) {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BERTH_BIN, EXAMPLES, runCli } from '../helpers/cli.js';
+import { BERTH_BIN, EXAMPLES, runCli, spawnCli } from '../helpers/cli.js';
 import { startTestRuntime, waitFor, type TestRuntime } from '../helpers/runtime.js';
 import { helloSpec, writeSpecFile } from '../helpers/berth.js';
 import { runOnTty } from '../helpers/tty.js';
@@ -121,5 +121,18 @@ describe('terminal manners', () => {
     const help = await cli('env', 'ls', '--help');
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Global Options:[\s\S]*--env <name>[\s\S]*--json[\s\S]*--direct/);
+  });
+
+  it('reconcile stops at once on Ctrl-C (the lease is released, nothing waits for a timer)', async () => {
+    const reconcile = spawnCli(['reconcile', '--env', 'local'], { dataDir: runtime.dataDir });
+    await reconcile.waitForStderr('Ctrl-C to stop');
+    await waitFor(() => reconcile.output().stdout.includes('now watches local'), { timeoutMs: 20_000 });
+    const interrupted = Date.now();
+    reconcile.child.kill('SIGINT');
+    const { code, stdout } = await reconcile.exited;
+    // bench/cli.mjs measures the time; here only that it is not the old 10 s.
+    expect(Date.now() - interrupted).toBeLessThan(5_000);
+    expect(code).toBe(0);
+    expect(stdout).toContain('lease released');
   });
 });

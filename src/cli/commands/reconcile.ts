@@ -2,6 +2,7 @@ import type { CommandSpec } from '../registry.js';
 import { withEnvironment } from '../environment.js';
 import { parseDuration } from '../../spec/index.js';
 import { UserError, errorMessage } from '../../core/errors.js';
+import { sleep } from '../../core/clock.js';
 import { startReconciler } from '../../reconciler/index.js';
 import type { EventRecord } from '../../state/store.js';
 import type { Io } from '../io.js';
@@ -73,7 +74,13 @@ export const reconcileCommand: CommandSpec = {
       });
       clearTimeout(standby);
       io.err('stopping…');
-      await reconciler.stop();
+      // Stop within a second of Ctrl-C. A repair still running keeps its operation's lease, and
+      // the next reconciler resumes it, as after a crash.
+      const stopped = await Promise.race([reconciler.stop().then(() => true), sleep(900).then(() => false)]);
+      if (!stopped) io.err(io.color.dim('a repair was still running: the next reconciler resumes it'));
+      // Nothing of this command needs the event loop any more: leave even if a socket or a timer
+      // of an unfinished repair would hold it open.
+      setTimeout(() => process.exit(), 100).unref();
     });
   },
 };
