@@ -144,6 +144,9 @@ describe('secrets and env values', () => {
     }
     expect(shown['runtime logs']!.stdout).toContain('connecting to ********');
     expect(shown.history!.stdout).toContain('db-url'); // the name is there, for review
+    expect(JSON.parse(shown.audit!.stdout)).toContainEqual(
+      expect.objectContaining({ action: 'secret set', args: { secret: 'db-url' }, result: 'succeeded' }),
+    );
     for (const file of ['runtime/state.json', 'state.db', 'runtime/activity.jsonl']) {
       expect(readFileSync(join(dataDir, file)).includes(SECRET), file).toBe(false);
     }

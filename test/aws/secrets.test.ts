@@ -124,6 +124,9 @@ describe('secrets on AWS (moto)', () => {
       expect(shown.code, shown.stderr).toBe(0);
       expect(shown.stdout).not.toContain(SECRET);
     }
+    const audit = await berth(['audit', '--env', 'staging', '--json']);
+    expect(audit.stdout).toContain('"secret set"');
+    expect(audit.stdout).not.toContain(SECRET);
     const drift = await berth(['drift', '--env', 'staging', '--json']);
     expect(drift.code, drift.stderr).toBe(0);
     expect(drift.stdout).not.toMatch(/secrets/);

@@ -103,6 +103,35 @@ async function open(globals: GlobalOptions, mutating: boolean) {
   return { env, backend: await backendFor(env, globals.dataDir) };
 }
 
+/** Who set or removed which secret, in the environment's audit trail: the name, never the value. */
+async function audit(
+  globals: GlobalOptions,
+  env: EnvironmentConfig,
+  action: string,
+  name: string,
+  result: string,
+) {
+  const [{ openStateStore }, { directActor }] = await Promise.all([
+    import('../../state/index.js'),
+    import('../../engine/guard.js'),
+  ]);
+  const store = await openStateStore(env, globals.dataDir);
+  try {
+    const actor = directActor();
+    await store.appendAudit({
+      actor: actor.name,
+      interface: actor.interface,
+      env: env.name,
+      identity: null,
+      action,
+      args: { secret: name },
+      result,
+    });
+  } finally {
+    await store.close();
+  }
+}
+
 const set: CommandSpec = {
   name: 'set <name>',
   summary: 'set a secret: the value is read from stdin or a hidden prompt, never from the command line',
@@ -119,6 +148,7 @@ const set: CommandSpec = {
     const { env, backend } = await open(globals, true);
     const value = await readValue(io, name);
     await backend.set(name, value);
+    await audit(globals, env, 'secret set', name, 'succeeded');
     io.err(`set secret ${name} in ${backend.describe} (${env.name})`);
   },
 };
@@ -147,7 +177,9 @@ const rm: CommandSpec = {
     const name = args[0]!;
     checkName(name);
     const { env, backend } = await open(globals, true);
-    if (!(await backend.remove(name))) {
+    const removed = await backend.remove(name);
+    await audit(globals, env, 'secret rm', name, removed ? 'succeeded' : 'failed: no such secret');
+    if (!removed) {
       throw new UserError(`there is no secret named "${name}" in ${env.name}`, {
         hint: `see berth secret ls --env ${env.name}`,
       });
