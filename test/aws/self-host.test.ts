@@ -141,7 +141,7 @@ describe('berth install on AWS (moto)', () => {
     const again = await berth(['install', '--env', 'staging', '--image', IMAGE, '--json']);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).revision).toBe(1);
-    const deleted = await berth(['delete', 'berth', '--env', 'staging', '--direct', '--confirm', 'staging']);
+    const deleted = await berth(['delete', 'berth', '--env', 'staging', '--direct', '--yes']);
     expect(deleted.code, deleted.stderr).toBe(3);
     expect(deleted.stderr).toContain('deletion protection');
   }, 180_000);
