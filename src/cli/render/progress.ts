@@ -13,6 +13,9 @@ function indent(text: string, by: string): string {
     .join('\n');
 }
 
+/** How the engine reports a replica that crashed while a deploy waited (engine/health-wait.ts): said once. */
+const CRASH_REPORT = /^replica \d+ (exited with|failed to start)/;
+
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const REDRAW_MS = 100;
 
@@ -26,7 +29,7 @@ export interface ProgressTerminal {
  * Renders the engine's event stream as progress on stderr; the same stream feeds the API's live
  * events and the dashboard.
  * - In a terminal, the running step's line is redrawn in place with a spinner and its elapsed
- *   time, and its latest one-line update (e.g. which replicas are healthy) under it; when the
+ *   time, and its latest update (e.g. which replicas are healthy) under it; when the
  *   step ends, the line is replaced by its result, so each step ends as exactly one line.
  * - Elsewhere (a pipe, a CI log), plain appended lines: each step once, when it ends, and its
  *   updates as they come, each naming its step.
@@ -121,7 +124,9 @@ function liveRenderer(io: Io, terminal: ProgressTerminal): (event: EventRecord) 
         width - 1,
       ),
     ];
-    if (active.update) lines.push(truncate(`    ${io.color.dim(active.update)}`, width - 1));
+    for (const update of active.update ? active.update.split('\n') : []) {
+      lines.push(truncate(`    ${io.color.dim(update)}`, width - 1));
+    }
     terminal.write(`${lines.join('\n')}\n`);
     drawn = lines.length;
   };
@@ -157,7 +162,8 @@ function liveRenderer(io: Io, terminal: ProgressTerminal): (event: EventRecord) 
         }
         return;
       case 'step.progress':
-        if (event.message.includes('\n') || !active) print(indent(io.color.dim(event.message), '    '));
+        // A crash report stays on screen; a wait update replaces the one before it.
+        if (CRASH_REPORT.test(event.message) || !active) print(indent(io.color.dim(event.message), '    '));
         else {
           active.update = event.message;
           redraw();
