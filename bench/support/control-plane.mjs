@@ -124,22 +124,26 @@ export async function startUp(dataDir) {
   };
 }
 
-async function lastSeq(up) {
-  const response = await fetch(`${up.api}/v1/envs/local/events?limit=1`, {
+async function events(up, query) {
+  const response = await fetch(`${up.api}/v1/envs/local/events?${query}`, {
     headers: { authorization: `Bearer ${up.token}` },
   });
-  return (await response.json()).at(-1)?.seq ?? 0;
+  return response.json();
 }
 
-/** Waits until the control plane recorded no event for 3 s (its first pass is over), at most 60 s. */
+/**
+ * Waits until the control plane recorded no event for 3 s (its first pass is over), at most 60 s.
+ * The newest event is looked up once (the API reads every event of the environment for it); after
+ * that only events after it are asked for, so that waiting costs the control plane next to nothing.
+ */
 export async function settle(up) {
   const giveUp = Date.now() + 60_000;
-  let seq = await lastSeq(up);
+  let seq = (await events(up, 'limit=1')).at(-1)?.seq ?? 0;
   let quietSince = Date.now();
   while (Date.now() - quietSince < 3_000 && Date.now() < giveUp) {
     await sleep(250);
-    const now = await lastSeq(up);
-    if (now !== seq) [seq, quietSince] = [now, Date.now()];
+    const fresh = await events(up, `after=${seq}&limit=1`);
+    if (fresh.length > 0) [seq, quietSince] = [fresh.at(-1).seq, Date.now()];
   }
 }
 
