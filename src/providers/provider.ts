@@ -109,6 +109,21 @@ export interface ReplicaReadiness {
   restarts: number;
 }
 
+export interface LogQuery {
+  service: string;
+  computeId: string | null;
+  startTime: number;
+  limit: number;
+}
+
+export interface LogLine {
+  /** Milliseconds since the epoch; null when the provider keeps no times (local replica files). */
+  time: number | null;
+  /** Which task or replica printed it. */
+  source: string;
+  message: string;
+}
+
 export interface VerifiedIdentity {
   /** What the environment's `identity` is compared with (runtime instance id, AWS account id). */
   id: string;
@@ -159,6 +174,12 @@ export interface Provider {
   runsCodeWithBerthPrivileges?(): Promise<boolean>;
   /** The last lines each replica printed, for explaining a failed health step. */
   recentLogs(computeId: string, lines: number): Promise<string[]>;
+  /**
+   * What a service's replicas printed (`berth logs`), oldest first, at most `limit` lines, since
+   * `startTime` (ms) where the provider keeps times (AWS: CloudWatch Logs); `computeId` is the
+   * serving compute (the local runtime reads its replicas' files).
+   */
+  logs?(query: LogQuery): Promise<LogLine[]>;
   /**
    * Optional: calls `onChange` soon after anything of the environment may have changed (a cheap
    * change feed), until `signal` aborts. Providers without one are polled by the reconciler's resync.

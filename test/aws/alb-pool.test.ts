@@ -27,6 +27,7 @@ import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { Engine } from '../../src/engine/engine.js';
 import { planDeploy } from '../../src/engine/plan.js';
 import { createAwsProvider } from '../../src/providers/aws/index.js';
+import { awsQuotaUse } from '../../src/providers/aws/quotas.js';
 import type { AwsConnection } from '../../src/providers/aws/clients.js';
 import type { Provider } from '../../src/providers/provider.js';
 import type { EnvironmentConfig } from '../../src/spec/types.js';
@@ -170,6 +171,26 @@ describe('a pool of load balancers (rule quota enforced in front of moto)', () =
     expect(again.operation.status, again.operation.error ?? '').toBe('succeeded');
     expect((await rulesOf(lbs.find((lb) => lb.LoadBalancerName === CLUSTER)!)).length).toBe(90);
   }, 600_000);
+
+  it('env show reports the use of each quota: rules and target groups per ALB, ALBs and target groups per region', async () => {
+    const rows = await awsQuotaUse(env, { connection: connection() });
+    const row = (quota: string, scope: string) => rows.find((r) => r.quota === quota && r.scope === scope);
+    expect(row('Rules per Application Load Balancer', CLUSTER)).toMatchObject({
+      used: 90,
+      limit: 100,
+      berthStopsAt: 90,
+    });
+    expect(row('Rules per Application Load Balancer', `${CLUSTER}-2`)).toMatchObject({ used: SERVICES - 90 });
+    expect(row('Target groups per Application Load Balancer', CLUSTER)).toMatchObject({
+      used: 90,
+      adjustable: false,
+    });
+    expect(row('Application Load Balancers per Region', 'eu-west-1')).toMatchObject({ used: 2, limit: 20 });
+    expect(row('Target groups per Region', 'eu-west-1')).toMatchObject({ used: SERVICES, limit: 3000 });
+    expect(rows.find((r) => r.quota === 'Route 53 health checks per account')).toMatchObject({
+      used: SERVICES,
+    });
+  }, 60_000);
 
   it('a rule AWS refuses fails the deploy naming the quota, and leaves no target group or task definition', async () => {
     const { engine } = await openEngine();

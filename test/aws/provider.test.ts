@@ -179,6 +179,7 @@ describe('aws provider on moto', () => {
       'load balancer:created',
       'listener:created',
       'hosted zone:found',
+      'log group:created',
       'state table:created',
     ]);
     const second = await bootstrapAwsEnvironment(env, { connection: connection() });

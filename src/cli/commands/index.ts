@@ -53,6 +53,12 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import('./events.js')).eventsCommand,
   },
   {
+    name: 'logs <service>',
+    summary: "what a service's replicas printed (--since 10m, --follow to keep watching)",
+    group: 'Look:',
+    load: async () => (await import('./logs.js')).logsCommand,
+  },
+  {
     name: 'history <service>',
     summary: 'revisions and operations of a service, newest first',
     group: 'Look:',

@@ -13,6 +13,7 @@ import { createEcsApi } from './ecs.js';
 import { createElbv2Api, toElbTags } from './elbv2.js';
 import { checkAccount } from './index.js';
 import { createRoute53Api } from './route53.js';
+import { createLogsApi, logGroupName } from './logs.js';
 import { awsSettings, connectionFor, findListener, findShared } from './shared.js';
 import { createStsApi } from './sts.js';
 
@@ -42,6 +43,7 @@ export async function bootstrapAwsEnvironment(
   const ec2 = createEc2Api(connection);
   const route53 = createRoute53Api(connection);
   const dynamo = createDynamoClient(connection);
+  const logs = createLogsApi(connection);
   const tags = { [TAG_MANAGED_BY]: MANAGED_BY_VALUE, [TAG_ENV]: env.name };
   const steps: BootstrapStep[] = [];
   const record = (step: BootstrapStep) => {
@@ -156,6 +158,10 @@ export async function bootstrapAwsEnvironment(
       });
     }
 
+    // Log group: tasks write to it (awslogs driver), berth logs reads it.
+    const logGroup = await logs.createLogGroup(logGroupName(env.name), tags);
+    record({ piece: 'log group', outcome: logGroup, detail: logGroupName(env.name) });
+
     // State table
     const table = await ensureTable(dynamo, settings.table);
     record({ piece: 'state table', outcome: table, detail: settings.table });
@@ -175,7 +181,7 @@ export async function bootstrapAwsEnvironment(
       },
     };
   } finally {
-    for (const client of [sts, ecs, elbv2, ec2, route53]) client.destroy();
+    for (const client of [sts, ecs, elbv2, ec2, route53, logs]) client.destroy();
     dynamo.destroy();
   }
 }

@@ -34,6 +34,7 @@ import {
 } from './elbv2.js';
 import { AlbPool, TAG_ALB, quotaError, type Attachment, type PoolMember } from './pool.js';
 import { serviceResources } from './tagging.js';
+import { logGroupName } from './logs.js';
 import {
   TAG_PART,
   inScope,
@@ -324,6 +325,15 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
           essential: true,
           portMappings: [{ containerPort: want.port, protocol: 'tcp' }],
           environment: Object.entries(want.env).map(([name, value]) => ({ name, value })),
+          // Task output goes to the environment's log group (env init makes it): berth logs reads it.
+          logConfiguration: {
+            logDriver: 'awslogs',
+            options: {
+              'awslogs-group': logGroupName(settings.env),
+              'awslogs-region': settings.region,
+              'awslogs-stream-prefix': service,
+            },
+          },
           secrets: Object.entries(want.secrets ?? {}).map(([name, valueFrom]) => ({ name, valueFrom })),
         },
       ],

@@ -35,6 +35,7 @@ import {
 import { createStsApi } from './sts.js';
 import { AlbPool } from './pool.js';
 import { createTaggingApi } from './tagging.js';
+import { createLogsApi, serviceLogLines } from './logs.js';
 
 export interface AwsProviderOptions {
   /** Overrides of how AWS is reached (credentials; tests add middleware). */
@@ -80,6 +81,7 @@ export async function createAwsProvider(
     tagging: createTaggingApi(connection),
   };
   const sts = createStsApi(connection);
+  const logsApi = createLogsApi(connection);
 
   // The shared pieces are looked up once; when they are missing (no `env init` yet) commands that
   // need them say so, and those that do not (whoami, env ls) still work.
@@ -246,7 +248,12 @@ export async function createAwsProvider(
       return (out.services?.[0]?.events ?? []).slice(0, lines).map((event) => `[ecs] ${event.message ?? ''}`);
     },
 
+    async logs({ service, startTime, limit }) {
+      return serviceLogLines(logsApi, settings.env, service, { startTime, limit });
+    },
+
     async close() {
+      logsApi.destroy();
       apis.ecs.destroy();
       apis.elbv2.destroy();
       apis.route53.destroy();

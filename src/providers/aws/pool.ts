@@ -147,6 +147,11 @@ export class AlbPool {
     return found ?? (await this.members(true)).find((m) => m.name === name);
   }
 
+  /** Application load balancers in the region, as of the last look at the pool. */
+  albsInRegion(): number {
+    return this.regionAlbs;
+  }
+
   /** The ALB a service was last seen on (or placed on), if known. */
   placementOf(service: string): PoolMember | undefined {
     return this.placements.get(service);

@@ -220,6 +220,14 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
         );
       });
     },
+    async logs({ computeId, limit }) {
+      if (!computeId) return [];
+      // Replica files carry no times: each replica's last lines, replica by replica.
+      const replicas = await client.logs(computeId, limit);
+      return replicas.flatMap((replica) =>
+        replica.lines.map((message) => ({ time: null, source: `replica ${replica.index}`, message })),
+      );
+    },
     watch(_env, onChange, signal) {
       void watchRuntime(client, onChange, signal);
     },
