@@ -143,4 +143,18 @@ describe('deploy, redeploy and rollback on the local runtime', () => {
       await follow.exited;
     }
   });
+
+  it('deploys a service with a 40-character name, the longest allowed', async () => {
+    const dir = helloCopy();
+    const name = 'a-service-name-of-forty-characters-xyz12';
+    expect(name).toHaveLength(40);
+    const file = join(dir, 'berth.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace(/^name: hello$/m, `name: ${name}`));
+    const deploy = await runCli(['deploy', dir, '--env', 'production'], {
+      dataDir: runtime.dataDir,
+    });
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const response = await runtime.request(`${name}.production.localhost`, '/');
+    expect(response.status).toBe(200);
+  });
 });

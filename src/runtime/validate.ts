@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
-import { SERVICE_NAME_PATTERN } from '../core/ids.js';
+import { RUNTIME_NAME_PATTERN } from '../core/ids.js';
 import type { ReplicaHealthConfig, RuntimeKind } from './types.js';
 
 /** A DNS host name: labels of a-z, 0-9 and '-', separated by dots; lower case, no port. */
@@ -33,7 +33,7 @@ const healthPartial = z.strictObject({
 const serviceFields = {
   name: z
     .string()
-    .regex(SERVICE_NAME_PATTERN, 'must be 1-40 of a-z, 0-9 and "-", not starting or ending with "-"'),
+    .regex(RUNTIME_NAME_PATTERN, 'must be 1-100 of a-z, 0-9 and "-", not starting or ending with "-"'),
   command: z.array(z.string().min(1, 'must not be empty')).min(1, 'must name a program (argv, no shell)'),
   cwd: z.string().refine((dir) => isAbsolute(dir), 'must be an absolute path'),
   env: z.record(z.string().min(1), z.string()),
