@@ -46,12 +46,6 @@ export function describeReplicas(replicas: ReplicaReadiness[]): string {
   return replicaGroups(replicas).join('; ');
 }
 
-/**
- * An update longer than this is split into a headline and one line per group of replicas, so
- * that with the renderer's indentation it fits an 80-column terminal without wrapping.
- */
-const ONE_LINE_MAX = 72;
-
 /** The replicas' picture without the clock: a new one is worth showing at once. */
 function picture(readiness: ComputeReadiness): string {
   const who = readiness.replicas?.length ? describeReplicas(readiness.replicas) : readiness.detail;
@@ -61,14 +55,13 @@ function picture(readiness: ComputeReadiness): string {
 const wholeSeconds = (ms: number) => `${Math.floor(ms / 1000)}s`;
 
 /**
- * One update of "wait until healthy": "0/2 healthy, 3s of 60s · replicas 0,1 starting: GET /ready
- * → 404", or, when that is too long, the headline with one indented line per group of replicas.
+ * One update of "wait until healthy", why first and the clock last, so that a narrow terminal
+ * that cuts or wraps the line still shows why: "replicas 0,1 starting: GET /ready → 404 · 0/2
+ * healthy, 3s of 60s".
  */
 export function waitUpdate(readiness: ComputeReadiness, elapsedMs: number, deadlineMs: number): string {
-  const head = `${readiness.healthy}/${readiness.desired} healthy, ${wholeSeconds(elapsedMs)} of ${wholeSeconds(deadlineMs)}`;
-  const groups = readiness.replicas?.length ? replicaGroups(readiness.replicas) : [readiness.detail];
-  const one = `${head} · ${groups.join('; ')}`;
-  return one.length <= ONE_LINE_MAX ? one : [head, ...groups.map((group) => `  ${group}`)].join('\n');
+  const why = readiness.replicas?.length ? describeReplicas(readiness.replicas) : readiness.detail;
+  return `${why} · ${readiness.healthy}/${readiness.desired} healthy, ${wholeSeconds(elapsedMs)} of ${wholeSeconds(deadlineMs)}`;
 }
 
 /** "replica 0 exited with code 1" / "replica 0 failed to start: command not found ...". */

@@ -122,8 +122,10 @@ export async function repairFailures(
   store: StateStore,
   env: string,
   service: string,
+  /** The service's newest operations, newest first, when the caller has read them already. */
+  known?: OperationRecord[],
 ): Promise<RepairFailures | null> {
-  const recent = await store.listOperations(env, service, 20);
+  const recent = known ?? (await store.listOperations(env, service, 20));
   const failed: OperationRecord[] = [];
   for (const op of recent) {
     if (op.kind !== 'repair' || (op.status !== 'failed' && op.status !== 'cancelled')) break;
@@ -147,7 +149,9 @@ async function serviceStatus(
   freshness: { observedAt: string; observedAgeMs: number; stale: boolean },
 ): Promise<ServiceStatus> {
   const active = activeSummary(await store.getActiveOperation(env.name, record.name));
-  const [latest] = await store.listOperations(env.name, record.name, 1);
+  // One read of the newest operations serves both the last failure and the failing repairs.
+  const recent = active ? [] : await store.listOperations(env.name, record.name, 20);
+  const latest = recent[0];
   const lastFailure = active ? null : lastFailureOf(latest);
   const base = {
     env: env.name,
@@ -157,7 +161,7 @@ async function serviceStatus(
     activeOperation: active,
     observedAt: freshness.observedAt,
     observedAgeMs: freshness.observedAgeMs,
-    repairFailing: active ? null : await repairFailures(store, env.name, record.name),
+    repairFailing: active ? null : await repairFailures(store, env.name, record.name, recent),
     lastFailure,
   };
   const revision = record.currentRevision

@@ -209,10 +209,10 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
         }));
     },
     async recentLogs(computeId, lines) {
-      const [service, logs] = await Promise.all([
-        client.get('services', computeId),
-        client.logs(computeId, LOG_SCAN_LINES),
-      ]);
+      // Logs first, then the restart count: a replica that restarts in between is counted with
+      // the run it starts, so its last run that printed anything is still among those looked at.
+      const logs = await client.logs(computeId, LOG_SCAN_LINES);
+      const service = await client.get('services', computeId);
       return logs.flatMap((replica) => {
         const runs = service?.replicaStatus.find((status) => status.index === replica.index)?.restarts ?? 0;
         return lastRunOutput(replica.lines, runs + 1, lines).map(
