@@ -135,3 +135,57 @@ describe('real AWS details, from recorded responses', () => {
     expect(new Set(waits.map((w) => Math.round(w))).size).toBeGreaterThan(50); // spread, not fixed
   });
 });
+
+describe('a sweep of a large cluster stays within the ECS read budget', () => {
+  it('describes every service once, then the unsteady ones and a slice of the rest in turn', async () => {
+    const N = 2_500;
+    const arn = (i: number) => `arn:aws:ecs:eu-west-1:111111111111:service/berth-staging/s${i}-staging-g1`;
+    let describeCalls = 0;
+    const apis = {
+      ecs: {
+        listServices: async () => ({ serviceArns: Array.from({ length: N }, (_, i) => arn(i)) }),
+        describeServices: async ({ services }: { services: string[] }) => {
+          describeCalls += 1;
+          return {
+            services: services.map((id) => ({
+              serviceArn: id,
+              serviceName: id.split('/').pop(),
+              status: 'ACTIVE',
+              desiredCount: 1,
+              runningCount: 1,
+              deployments: [{ status: 'PRIMARY', runningCount: 1 }],
+              tags: [
+                { key: 'berth:managed-by', value: 'berth' },
+                { key: 'berth:env', value: 'staging' },
+                {
+                  key: 'berth:service',
+                  value: id
+                    .split('/')
+                    .pop()!
+                    .replace(/-staging-g1$/, ''),
+                },
+              ],
+            })),
+          };
+        },
+        describeTaskDefinition: async () => ({ taskDefinition: { containerDefinitions: [] } }),
+      },
+      elbv2: { describeTargetGroups: async () => ({ TargetGroups: [] }) },
+    } as unknown as AwsApis;
+    const driver = awsComputeDriver({
+      apis,
+      settings: awsSettings(env),
+      shared: async () => {
+        throw new Error('not needed');
+      },
+      pool: {} as never,
+    });
+    const first = await driver.observeAll({ env: 'staging' });
+    expect(first).toHaveLength(N);
+    expect(describeCalls).toBe(N / 10); // never seen: all described
+    describeCalls = 0;
+    const second = await driver.observeAll({ env: 'staging' });
+    expect(second).toHaveLength(N);
+    expect(describeCalls).toBe(200); // 2,000 of 2,500 in turn
+  });
+});

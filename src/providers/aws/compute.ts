@@ -47,6 +47,8 @@ import {
 } from './shared.js';
 
 export const CONTAINER_NAME = 'app';
+/** DescribeServices calls one sweep may make (2,000 services; see describeForSweep). */
+export const SWEEP_DESCRIBE_CALLS = 200;
 export const COMPUTE_HEADER = 'X-Berth-Compute';
 
 export interface TargetHealthSettings {
@@ -165,6 +167,39 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     }
     const pattern = new RegExp(`${service ? `^${escape(service)}` : ''}-${escape(env)}-g\\d+$`);
     return arns.filter((arn) => pattern.test(nameOfArn(arn)));
+  }
+
+  /**
+   * What the last sweeps saw of each service, by ARN. A sweep describes every service while that
+   * takes at most SWEEP_DESCRIBE_CALLS calls; in a larger cluster it describes the services it has
+   * not seen, those not steady (a rollout under way, tasks missing) and, in turn, a slice of the
+   * steady ones, so that a sweep stays within ECS's read budget (20/s) and time: a change behind
+   * berth's back to a steady service is then seen within (services / 2,000) sweeps.
+   */
+  const described = new Map<string, Service>();
+  let rotation = 0;
+
+  async function describeForSweep(arns: string[]): Promise<Service[]> {
+    const listed = new Set(arns);
+    for (const arn of [...described.keys()]) if (!listed.has(arn)) described.delete(arn);
+    const capacity = SWEEP_DESCRIBE_CALLS * DESCRIBE_SERVICES_BATCH;
+    let wanted = arns;
+    if (arns.length > capacity) {
+      const steady = (service: Service | undefined) =>
+        service?.status === 'ACTIVE' &&
+        (service.deployments?.length ?? 0) <= 1 &&
+        (service.runningCount ?? 0) >= (service.desiredCount ?? 0);
+      const urgent = arns.filter((arn) => !steady(described.get(arn)));
+      const rest = arns.filter((arn) => steady(described.get(arn)));
+      const room = Math.max(0, capacity - urgent.length);
+      const start = rest.length ? rotation % rest.length : 0;
+      const slice = [...rest.slice(start), ...rest.slice(0, start)].slice(0, room);
+      rotation = start + slice.length;
+      wanted = [...urgent, ...slice];
+    }
+    for (const service of await describe(wanted))
+      if (service.serviceArn) described.set(service.serviceArn, service);
+    return arns.map((arn) => described.get(arn)).filter((service): service is Service => Boolean(service));
   }
 
   /** ECS services this process just made, by service: the tagging API lists them a little later. */
@@ -556,7 +591,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         return observedMany(unique);
       }
       const candidates = await listServiceArns(scope.env, scope.service);
-      const services = (await describe(candidates)).filter(
+      const services = (await describeForSweep(candidates)).filter(
         (service) => service.status === 'ACTIVE' && inScope(ecsTags(service.tags), scope),
       );
       const unique = [...new Map(services.map((service) => [service.serviceArn, service])).values()];
@@ -675,6 +710,8 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         });
       }
       const [after] = await describe([providerId]);
+      // A sweep that would describe this service only in turn sees berth's own change at once.
+      if (after?.serviceArn && described.has(after.serviceArn)) described.set(after.serviceArn, after);
       return after ? ((await observedMany([after]))[0] ?? null) : null;
     },
 
