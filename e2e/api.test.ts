@@ -144,7 +144,8 @@ describe('berth up: the control plane', () => {
       'name: slow\nrun:\n  command: [node, server.js]\nreplicas: 1\nhealth:\n  path: /\n  interval: 200ms\n  timeout: 100ms\n',
     );
     const deploy = spawnCli(['deploy', dir, '--env', 'local'], { dataDir, env });
-    await deploy.waitForStderr('wait until healthy: 0/1 healthy', 30_000);
+    // a wait update: "<why> · 0/1 healthy, <elapsed> of <deadline>"
+    await deploy.waitForStderr('0/1 healthy', 30_000);
     const interruptedAt = Date.now();
     up.child.kill('SIGINT');
     const stopped = await up.exited;

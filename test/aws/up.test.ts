@@ -16,6 +16,7 @@ import { startUp, type UpProcess } from '../helpers/control-plane.js';
 import { awsSpec, rawClients, waitFor, type RawClients } from '../helpers/aws-env.js';
 import { startMoto, TEST_REGION, type MotoServer } from '../helpers/moto.js';
 import { runtimePaths } from '../../src/runtime/paths.js';
+import { sleep } from '../../src/core/clock.js';
 
 /** moto's account when a request names none. */
 const ACCOUNT = '123456789012';
@@ -138,6 +139,15 @@ describe('berth up on an AWS environment (moto)', () => {
       1,
     );
     expect(metric(metrics, 'berth_reconciler_leader', 'env="staging"')).toBe(1);
-    expect(metric(metrics, 'berth_service_drift_items', 'env="staging",service="web"')).toBe(0);
+    // the gauge drops to 0 with the first observation after the repair
+    const driftItems = async () =>
+      metric(
+        await api<string>('GET', '/metrics'),
+        'berth_service_drift_items',
+        'env="staging",service="web"',
+      );
+    const settledBy = Date.now() + 90_000;
+    while ((await driftItems()) !== 0 && Date.now() < settledBy) await sleep(500);
+    expect(await driftItems()).toBe(0);
   }, 180_000);
 });

@@ -55,7 +55,7 @@ describe('local runtime console', () => {
     expect(bad.status).toBe(400);
     const body = (await bad.json()) as { error: string; message: string };
     expect(body.error).toBe('invalid_input');
-    expect(body.message).toMatch(/name: must be 1-40/);
+    expect(body.message).toMatch(/name: must be 1-100/);
     expect(body.message).toMatch(/command: must name a program/);
     expect(body.message).toMatch(/cwd: must be an absolute path/);
     expect(body.message).toMatch(/replicas/);
