@@ -234,6 +234,21 @@ describe('aws provider on moto', () => {
     expect((await world()).services.filter((s) => s.status === 'ACTIVE')).toHaveLength(1);
   }, 90_000);
 
+  it('routes a domain written in capitals or with a trailing dot once, by its normal form', async () => {
+    const { engine } = await open();
+    const outcome = await engine.deploy(spec({ domains: ['Shop.Example.Test.', 'shop.example.test'] }), {
+      healthDeadlineMs: 10_000,
+    });
+    expect(outcome.operation.status, outcome.operation.error ?? '').toBe('succeeded');
+    const route = (await world()).rules.find((rule) =>
+      rule.Conditions?.some((c) => c.Field === 'host-header'),
+    )!;
+    expect(route.Conditions![0]!.HostHeaderConfig?.Values ?? route.Conditions![0]!.Values).toEqual([
+      `web.staging.${DOMAIN}`,
+      'shop.example.test',
+    ]);
+  }, 90_000);
+
   it('notices an ECS service deleted behind its back, re-creates it under the next generation, then deletes everything', async () => {
     const { engine } = await open();
     expect((await engine.deploy(spec(), { healthDeadlineMs: 10_000 })).operation.status).toBe('succeeded');

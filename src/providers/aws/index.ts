@@ -36,6 +36,7 @@ import { createStsApi } from './sts.js';
 import { AlbPool } from './pool.js';
 import { createTaggingApi } from './tagging.js';
 import { createLogsApi, serviceLogLines } from './logs.js';
+import { normalizeHostname } from '../../spec/hostnames.js';
 
 export interface AwsProviderOptions {
   /** Overrides of how AWS is reached (credentials; tests add middleware). */
@@ -97,9 +98,10 @@ export async function createAwsProvider(
   const primaryHost = (service: string) => `${service}.${settings.env}.${settings.domain}`;
   const pool = new AlbPool({ elbv2: apis.elbv2, settings, shared: requireShared });
 
+  // Normalized and each once, as on the local provider: rules and records hold each name once,
+  // lower-case and without a trailing dot, which is how ownership compares them.
   const hostnames = (spec: ServiceSpec, e: EnvironmentConfig) => [
-    `${spec.name}.${e.name}.${awsSettings(e).domain}`,
-    ...spec.domains,
+    ...new Set([`${spec.name}.${e.name}.${awsSettings(e).domain}`, ...spec.domains].map(normalizeHostname)),
   ];
   const inZone = (host: string) => host === settings.domain || host.endsWith(`.${settings.domain}`);
 
