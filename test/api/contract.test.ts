@@ -1,6 +1,10 @@
 /** The API contract at its edges: undeclared methods, and the OpenAPI schema as strict as the validation. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { loadServiceSpec } from '../../src/spec/index.js';
 import { HOST, startTestApi, type TestApi } from './helpers.js';
+
+const HELLO = fileURLToPath(new URL('../../examples/hello', import.meta.url));
 
 describe('API contract', () => {
   let api: TestApi;
@@ -27,6 +31,25 @@ describe('API contract', () => {
     expect((await call('DELETE', '/metrics')).headers.allow).toBe('GET, HEAD');
     expect((await call('POST', '/v1/envs')).statusCode).toBe(405);
     expect((await call('PATCH', '/v1/nothing-here')).statusCode).toBe(404);
+  });
+
+  it('answers a spec whose name differs from the URL with 409: each part is valid, together they conflict', async () => {
+    const spec = (
+      await loadServiceSpec(HELLO, { env: 'local', envNames: ['local', 'staging', 'production'] })
+    ).config!;
+    const response = await api.app.inject({
+      method: 'PUT',
+      url: '/v1/envs/local/services/other',
+      headers: { host: HOST, authorization: `Bearer ${token}` },
+      payload: { spec },
+    });
+    expect(response.statusCode, response.body).toBe(409);
+    expect(response.json()).toMatchObject({
+      error: 'name_mismatch',
+      message: 'the spec is named "hello", not "other"',
+      hint: 'PUT it to /v1/envs/local/services/hello',
+      exitCode: 2,
+    });
   });
 
   it('states in the OpenAPI document what the validation refuses', async () => {

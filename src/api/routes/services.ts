@@ -70,10 +70,13 @@ export function serviceRoutes({ plane }: ApiContext): RouteDefinition[] {
       responses: accepted,
       async handler({ params, body, principal, reply }) {
         if (body.spec.name !== params.service) {
+          // 409, not 400: each part is valid on its own (no schema can say they must agree); the body
+          // conflicts with the service the URL names.
           throw new HttpError(
-            400,
-            'invalid_input',
+            409,
+            'name_mismatch',
             `the spec is named "${body.spec.name}", not "${params.service}"`,
+            { hint: `PUT it to /v1/envs/${params.env}/services/${body.spec.name}`, exitCode: 2 },
           );
         }
         const { spec, ...request } = body;
