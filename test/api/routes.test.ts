@@ -78,8 +78,9 @@ describe('API routes without a runtime', () => {
     expect(body.details.join('\n')).toMatch(/spec\.port/);
     expect(body.details.join('\n')).toMatch(/spec\.replicas/);
 
+    // a valid spec and a valid URL that disagree: a conflict, not a malformed request
     const renamed = await call('PUT', '/v1/envs/local/services/other', { spec });
-    expect(renamed.statusCode).toBe(400);
+    expect(renamed.statusCode).toBe(409);
     expect(renamed.json().message).toContain('"hello", not "other"');
   });
 

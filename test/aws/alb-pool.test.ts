@@ -166,8 +166,8 @@ describe('a pool of load balancers (rule quota enforced in front of moto)', () =
       where.set(route.location!, (where.get(route.location!) ?? 0) + 1);
     });
     expect(Object.fromEntries(where)).toEqual({
-      [`load balancer ${CLUSTER}`]: 90,
-      [`load balancer ${CLUSTER}-2`]: SERVICES - 90,
+      [`load balancer ${CLUSTER}`]: firstAlbRules,
+      [`load balancer ${CLUSTER}-2`]: SERVICES - firstAlbRules,
     });
 
     // A new generation joins its service's rule: still one rule per service.
