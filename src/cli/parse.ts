@@ -34,3 +34,11 @@ export function parseTime(value: unknown, flag: string, now = Date.now()): strin
     `${flag} must be a time like 2026-11-26T09:30:00Z, "now", or an age like 30m, 2h or 1d; got "${text}"`,
   );
 }
+
+/** The environment a command about berth's own control plane acts on: `--env` is never guessed. */
+export function requireControlPlaneEnv(globals: { env?: string }, hint: string): string {
+  if (!globals.env) {
+    throw new UserError('--env is required: the environment the control plane runs in', { hint });
+  }
+  return globals.env;
+}

@@ -19,7 +19,7 @@ import type { BerthConfig, EnvironmentConfig, ServiceSpec } from '../../spec/typ
 import { checkContextName, readContexts, saveContext } from '../contexts.js';
 import { withEnvironment } from '../environment.js';
 import { printJson } from '../output.js';
-import { parsePositiveInt, parseSeconds } from '../parse.js';
+import { parsePositiveInt, parseSeconds, requireControlPlaneEnv } from '../parse.js';
 import { progressRenderer } from '../render/progress.js';
 
 /** bin/berth.js of this installation: what each local replica runs. */
@@ -98,14 +98,10 @@ export const installCommand: CommandSpec = {
     '  berth install --env aws-prod --image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/berth:0.1.0',
   ].join('\n'),
   async run({ options, globals, io }) {
-    if (!globals.env) {
-      throw new UserError('--env is required: the environment the control plane runs in', {
-        hint: 'e.g. berth install --env production',
-      });
-    }
+    const envName = requireControlPlaneEnv(globals, 'e.g. berth install --env production');
     const replicas = parsePositiveInt(options.replicas, '--replicas');
     const healthDeadlineMs = parseSeconds(options.healthTimeout, '--health-timeout') * 1000;
-    const contextName = checkContextName((options.name as string | undefined) ?? globals.env);
+    const contextName = checkContextName((options.name as string | undefined) ?? envName);
     if (replicas < 2) {
       io.err(
         io.color.yellow(

@@ -13,12 +13,11 @@ import {
   recordControlPlaneRecovered,
   recoverControlPlane,
 } from '../../engine/self-host.js';
-import { UserError } from '../../core/errors.js';
 import { ownerPid } from '../../engine/owner.js';
 import { withEnvironment } from '../environment.js';
 import { apiFetch } from '../loopback-fetch.js';
 import { printJson } from '../output.js';
-import { parseSeconds } from '../parse.js';
+import { parseSeconds, requireControlPlaneEnv } from '../parse.js';
 import { progressRenderer } from '../render/progress.js';
 
 async function answers(url: string): Promise<boolean> {
@@ -49,11 +48,10 @@ export const recoverCommand: CommandSpec = {
     'Example:  berth recover --env production',
   ].join('\n'),
   async run({ options, globals, io }) {
-    if (!globals.env) {
-      throw new UserError('--env is required: the environment the control plane runs in', {
-        hint: 'the CLI names it when it finds the control plane down, e.g. berth recover --env production',
-      });
-    }
+    requireControlPlaneEnv(
+      globals,
+      'the CLI names it when it finds the control plane down, e.g. berth recover --env production',
+    );
     const healthDeadlineMs = parseSeconds(options.healthTimeout, '--health-timeout') * 1000;
     const started = Date.now();
     return withEnvironment(
@@ -94,8 +92,12 @@ export const recoverCommand: CommandSpec = {
         let answeredAfterMs: number | null = null;
         if (ok) {
           const until = Date.now() + healthDeadlineMs;
-          while (!(await answers(url)) && Date.now() < until) await sleep(100);
-          if (await answers(url)) {
+          let answered = await answers(url);
+          while (!answered && Date.now() < until) {
+            await sleep(100);
+            answered = await answers(url);
+          }
+          if (answered) {
             answeredAfterMs = Date.now() - started;
             await recordControlPlaneRecovered(store, env.name, {
               url,
