@@ -10,6 +10,7 @@ import { SERVICE_NAME_PATTERN } from '../core/ids.js';
 import { MAX_DURATION_MS } from './duration.js';
 import { ENV_VAR_NAME_PATTERN, RESERVED_ENV_VARS, SECRET_NAME_PATTERN } from './service-schema.js';
 import type { HealthSpec, ServiceSpec } from './types.js';
+import { FIELDS_DISAGREE } from './fields-disagree.js';
 import { disallowedLoaderEnv, NOT_LOADER_NAME_PATTERN, SAFE_PATH_PATTERN } from './loader-env.js';
 
 /** An env name berth lets a spec set: a variable name, not PORT (berth sets it), not __proto__. */
@@ -35,6 +36,7 @@ export const healthSpecSchema = z
   .refine((health) => health.timeoutMs < health.intervalMs, {
     message: 'timeoutMs must be shorter than intervalMs',
     path: ['timeoutMs'],
+    params: FIELDS_DISAGREE,
   }) satisfies z.ZodType<HealthSpec>;
 
 export const serviceSpecSchema = z
@@ -99,7 +101,12 @@ export const serviceSpecSchema = z
   .superRefine((spec, ctx) => {
     for (const name of Object.keys(spec.secrets ?? {})) {
       if (Object.hasOwn(spec.env, name)) {
-        ctx.addIssue({ code: 'custom', path: ['secrets', name], message: `${name} is set in env too` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secrets', name],
+          message: `${name} is set in env too`,
+          params: FIELDS_DISAGREE,
+        });
       }
     }
     for (const [name, why] of disallowedLoaderEnv({ ...spec.env, ...spec.secrets }, spec.allowLoaderEnv)) {
@@ -107,6 +114,9 @@ export const serviceSpecSchema = z
         code: 'custom',
         path: ['env', name],
         message: `${name} changes how programs load: ${why}; list it in allowLoaderEnv to set it after all`,
+        // Without allowLoaderEnv the document states this rule (the `if` below); with a list that
+        // leaves this name out, only a comparison of two fields can.
+        ...(spec.allowLoaderEnv ? { params: FIELDS_DISAGREE } : {}),
       });
     }
   })

@@ -82,6 +82,22 @@ describe('API routes without a runtime', () => {
     const renamed = await call('PUT', '/v1/envs/local/services/other', { spec });
     expect(renamed.statusCode).toBe(409);
     expect(renamed.json().message).toContain('"hello", not "other"');
+
+    // fields each valid but disagreeing (no JSON Schema can compare two fields): 422, every one named
+    const disagreeing = await call('PUT', '/v1/envs/local/services/hello', {
+      spec: {
+        ...spec,
+        health: { ...spec.health, timeoutMs: spec.health.intervalMs },
+        env: { LOG_LEVEL: 'debug' },
+        secrets: { LOG_LEVEL: 'log-level' },
+      },
+    });
+    expect(disagreeing.statusCode).toBe(422);
+    expect(disagreeing.json()).toMatchObject({ error: 'fields_disagree', exitCode: 2 });
+    expect(disagreeing.json().details).toEqual([
+      'spec.health.timeoutMs: timeoutMs must be shorter than intervalMs',
+      'spec.secrets.LOG_LEVEL: LOG_LEVEL is set in env too',
+    ]);
   });
 
   it('answers an unknown environment or operation with 404 and a hint', async () => {

@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { isFieldsDisagree } from '../../spec/fields-disagree.js';
 import { HttpError, zodDetails } from '../errors.js';
 import type { Access, Principal } from '../tokens.js';
 
@@ -54,9 +55,14 @@ function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, what:
   if (!schema) return value as z.output<S>;
   const result = schema.safeParse(value ?? (what === 'body' ? undefined : {}));
   if (!result.success) {
-    throw new HttpError(400, 'invalid_input', `the request ${what} is invalid`, {
-      details: zodDetails(result.error),
-    });
+    const details = zodDetails(result.error);
+    if (result.error.issues.every((issue) => isFieldsDisagree(issue))) {
+      // Every field is valid on its own (the OpenAPI document accepts it); some disagree.
+      throw new HttpError(422, 'fields_disagree', `the request ${what} has fields that disagree`, {
+        details,
+      });
+    }
+    throw new HttpError(400, 'invalid_input', `the request ${what} is invalid`, { details });
   }
   return result.data;
 }
