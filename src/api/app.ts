@@ -19,6 +19,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { allowedMethods, registerRoutes, type RouteAccess, type RouteDefinition } from './routes/define.js';
 import { envRoutes } from './routes/envs.js';
 import { eventRoutes } from './routes/events.js';
+import { logRoutes } from './routes/logs.js';
 import { serviceRoutes } from './routes/services.js';
 import { sessionRoutes } from './routes/session.js';
 import { systemRoutes } from './routes/system.js';
@@ -151,6 +152,7 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
     ...envRoutes(context),
     ...serviceRoutes(context),
     ...eventRoutes(context),
+    ...logRoutes(context),
     ...timelineRoutes(context),
     ...sessionRoutes(context, sessions),
     ...dashboardRoutes(options.dashboardDir),

@@ -63,3 +63,18 @@ export function registerRedaction(app: FastifyInstance): void {
     }
   });
 }
+
+/** Values shorter than this are left in text: they would hide ordinary words and numbers. */
+const MIN_HIDDEN_TEXT = 4;
+
+/**
+ * `text` with each of `values` replaced by HIDDEN_VALUE wherever it occurs (a replica that prints
+ * a variable's value in its log lines, for a viewer). Longer values first, so that a value that
+ * contains another is hidden whole.
+ */
+export function hideValuesInText(text: string, values: Iterable<string>): string {
+  const hidden = [...new Set(values)]
+    .filter((value) => value.length >= MIN_HIDDEN_TEXT)
+    .sort((a, b) => b.length - a.length);
+  return hidden.reduce((out, value) => out.split(value).join(HIDDEN_VALUE), text);
+}

@@ -29,6 +29,7 @@ import type { EventRecord, OperationRecord } from '../state/store.js';
 import { apiPaths, readApiDiscovery, type ApiDiscovery } from '../api/paths.js';
 import { readFileOrNull, writeFileAtomic } from '../runtime/files.js';
 import { serviceEvents, serviceHistory, type ServiceHistory } from '../api/queries.js';
+import { serviceLogs, type ServiceLogs } from '../engine/logs.js';
 import { readLocalToken } from '../api/tokens.js';
 import { ApiClient, directCommandLine } from './api-client.js';
 import { currentContext, type Context } from './contexts.js';
@@ -67,6 +68,8 @@ export interface EnvSession {
   /** Calls `onEvent` for each event of the service after `afterSeq`, until the process is stopped. */
   followEvents(service: string, afterSeq: number, onEvent: OnEvent): Promise<never>;
   history(service: string): Promise<ServiceHistory>;
+  /** What the service's replicas printed since `since` (ISO), at most `limit` lines, oldest first. */
+  logs(service: string, request: { since: string; limit: number }): Promise<ServiceLogs>;
   rollback(
     service: string,
     to: number | undefined,
@@ -134,6 +137,11 @@ export class DirectBackend implements Backend {
         }
       },
       history: (service) => serviceHistory(store, env.name, service),
+      logs: (service, request) =>
+        serviceLogs(store, provider, env.name, service, {
+          startTime: Date.parse(request.since),
+          limit: request.limit,
+        }),
       rollback: (service, to, request, onEvent) => open.engine(onEvent).rollback(service, to, request),
       cancel: (service) => open.engine().cancel(service),
       previewDelete: (service) => open.engine().previewDelete(service),
@@ -244,6 +252,10 @@ export class ApiBackend implements Backend {
         return new Promise<never>(() => undefined);
       },
       history: (service) => client.get<ServiceHistory>(`${base}/services/${enc(service)}/history`),
+      logs: (service, request) =>
+        client.get<ServiceLogs>(
+          `${base}/services/${enc(service)}/logs?since=${enc(request.since)}&limit=${request.limit}`,
+        ),
       async rollback(service, to, request, onEvent) {
         const accepted = await client.request<Accepted>('POST', `${base}/services/${enc(service)}/rollback`, {
           to,

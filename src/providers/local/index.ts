@@ -222,11 +222,17 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
     },
     async logs({ computeId, limit }) {
       if (!computeId) return [];
-      // Replica files carry no times: each replica's last lines, replica by replica.
+      // Replica files carry no times: each replica's last lines, replica by replica, each replica
+      // an equal share of `limit` (the last lines overall would be the last replica's only).
       const replicas = await client.logs(computeId, limit);
-      return replicas.flatMap((replica) =>
-        replica.lines.map((message) => ({ time: null, source: `replica ${replica.index}`, message })),
-      );
+      const share = Math.max(1, Math.ceil(limit / Math.max(1, replicas.length)));
+      return replicas
+        .flatMap((replica) =>
+          replica.lines
+            .slice(-share)
+            .map((message) => ({ time: null, source: `replica ${replica.index}`, message })),
+        )
+        .slice(0, limit);
     },
     watch(_env, onChange, signal) {
       void watchRuntime(client, onChange, signal);
