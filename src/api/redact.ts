@@ -13,6 +13,14 @@ function isStringMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A spec's `env:` (variable -> value: every value a string). An environment's own config, which
+ * answers also carry under `env` (GET /v1/envs/{env}), has a boolean `protected` and stays shown.
+ */
+function isVariableMap(value: unknown): value is Record<string, string> {
+  return isStringMap(value) && Object.values(value).every((entry) => typeof entry === 'string');
+}
+
 function hideValues(map: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.keys(map).map((key) => [key, HIDDEN_VALUE]));
 }
@@ -28,7 +36,7 @@ export function hideEnvValues(value: unknown): unknown {
     value.field === 'env' || (typeof value.field === 'string' && value.field.startsWith('env.'));
   const out: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(value)) {
-    if (key === 'env' && isStringMap(entry)) out[key] = hideValues(entry);
+    if (key === 'env' && isVariableMap(entry)) out[key] = hideValues(entry);
     else if (driftOfEnv && (key === 'desired' || key === 'observed'))
       out[key] = isStringMap(entry)
         ? hideValues(entry)

@@ -101,6 +101,12 @@ describe('logs over the API', () => {
     expect(printed(response.json().lines)[0]!.message).toBe(`starting with key ${HIDDEN_VALUE}`);
   });
 
+  it('lets a viewer open the environment: only variable values are hidden, not the environment', async () => {
+    const response = await get('/v1/envs/local', viewer);
+    expect(response.statusCode).toBe(200);
+    expect(response.json().env).toMatchObject({ name: 'local', provider: 'local', protected: false });
+  });
+
   it('answers an unknown service with 404, a bad limit with 400, and no token with 401', async () => {
     const missing = await get('/v1/envs/local/services/nosuch/logs', viewer);
     expect(missing.statusCode).toBe(404);
