@@ -77,6 +77,24 @@ function notReadyService(): string {
   return dir;
 }
 
+const CHATTY_TOKEN = 'tok-5a9c3e71';
+
+/** A service whose replicas each print two lines, one with the value of its TOKEN variable. */
+function chattyService(): string {
+  const dir = tempDir('berth-dash-chatty-');
+  writeFileSync(
+    join(dir, 'server.js'),
+    "console.log('chatty ' + process.env.BERTH_REPLICA + ' config token ' + process.env.TOKEN);\n" +
+      "require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, () =>" +
+      " console.log('chatty ' + process.env.BERTH_REPLICA + ' ready'));\n",
+  );
+  writeFileSync(
+    join(dir, 'berth.yaml'),
+    `name: chatty\nrun:\n  command: [node, server.js]\nreplicas: 2\nhealth:\n  path: /\nenv:\n  TOKEN: ${CHATTY_TOKEN}\n`,
+  );
+  return dir;
+}
+
 /** Where the browser tests save their screenshots (kept out of git). */
 const SCREENSHOTS = join(REPO_ROOT, 'screenshots', 'dashboard');
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
@@ -214,6 +232,54 @@ describe('the dashboard in a browser', () => {
       .poll(() => page.getByTestId('detail-health').textContent(), { timeout: 10_000 })
       .toBe('Healthy');
   }, 40_000);
+
+  it("shows a service's recent log lines, each once; berth logs reads the same through the API", async () => {
+    const deployed = await runCli(['deploy', chattyService(), '--env', 'local'], { dataDir, env });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    await page.goto(`${info.api}/#/e/local/s/chatty`);
+    await page.getByTestId('recent-logs').waitFor();
+    const printed = [
+      `chatty 0 config token ${CHATTY_TOKEN}`,
+      'chatty 0 ready',
+      `chatty 1 config token ${CHATTY_TOKEN}`,
+      'chatty 1 ready',
+    ];
+    await expect
+      .poll(async () => (await page.getByTestId('recent-log-line').allTextContents()).join('\n'), {
+        timeout: 15_000,
+      })
+      .toContain('chatty 1 ready');
+    const lines = await page.getByTestId('recent-log-line').allTextContents();
+    // As lines: each of them its own, and each printed line once on the whole page.
+    for (const message of printed) {
+      expect(lines.filter((line) => line.endsWith(message)).length, message).toBe(1);
+      const text = await page.locator('body').innerText();
+      expect(text.split(message).length - 1, message).toBe(1);
+    }
+    expect(lines.find((line) => line.endsWith('chatty 1 ready'))).toMatch(/^replica 1 /);
+
+    // The CLI goes through the API of this data dir (berth up wrote api.json): a viewer's token
+    // sees TOKEN's value hidden, as in every answer of the API; --direct reads the runtime itself.
+    const viaApi = await runCli(['logs', 'chatty', '--env', 'local'], { dataDir });
+    expect(viaApi.code, viaApi.stderr).toBe(0);
+    for (const message of printed) expect(viaApi.stdout).toContain(message);
+    const minted = await runCli(
+      ['token', 'create', '--role', 'viewer', '--env', 'local', '--name', 'logs-viewer'],
+      {
+        dataDir,
+      },
+    );
+    expect(minted.code, minted.stderr).toBe(0);
+    const asViewer = await runCli(['logs', 'chatty', '--env', 'local', '--token', minted.stdout.trim()], {
+      dataDir,
+    });
+    expect(asViewer.code, asViewer.stderr).toBe(0);
+    expect(asViewer.stdout).toContain('chatty 0 config token (hidden: needs deployer)');
+    expect(asViewer.stdout).not.toContain(CHATTY_TOKEN);
+    const direct = await runCli(['logs', 'chatty', '--env', 'local', '--direct'], { dataDir });
+    expect(direct.code, direct.stderr).toBe(0);
+    expect(direct.stdout).toContain(`chatty 1 config token ${CHATTY_TOKEN}`);
+  }, 60_000);
 
   it('shows a compute deleted behind berth’s back as drifted, then healed, without a reload', async () => {
     await page.goto(`${info.api}/#/e/local`);
@@ -379,6 +445,10 @@ describe('the dashboard in a browser', () => {
       const text = await page.locator('body').innerText();
       expect(text.split('not ready: listening on').length - 1, text).toBe(1);
       expect(text.split('not healthy after 2s').length - 1, text).toBe(1);
+      // The recent logs leave out what the failure box quotes, and say so.
+      await expect
+        .poll(() => page.getByTestId('recent-logs').textContent())
+        .toMatch(/lines? shown above with the failure/);
       const kinds = await page
         .getByTestId('resource')
         .evaluateAll((nodes) => nodes.map((node) => node.getAttribute('data-kind')));

@@ -38,9 +38,8 @@ export function isCrashReport(message: string): boolean {
   return CRASH_REPORT.test(message);
 }
 
-export function Failure(props: { failure: LastFailure; events: BerthEvent[]; now: number }) {
-  const { failure, events, now } = props;
-  const { reason, blocks } = splitFailure(failure.error);
+/** The log blocks the failure box shows: crashes reported while the step waited, then the failure's own. */
+function logBlocks(failure: LastFailure, events: BerthEvent[]): LogBlock[] {
   // Crashes reported while the step waited: their log lines are shown here, not in the events.
   const crashes = events
     .filter(
@@ -54,6 +53,19 @@ export function Failure(props: { failure: LastFailure; events: BerthEvent[]; now
       title,
       lines: inner.flatMap((block) => (block.title ? [block.title, ...block.lines] : block.lines)),
     }));
+  return [...crashes, ...splitFailure(failure.error).blocks];
+}
+
+/** Every log line the failure box shows ("[replica 0] listening"): the recent logs leave them out. */
+export function failureLogLines(failure: LastFailure | null, events: BerthEvent[]): Set<string> {
+  if (!failure) return new Set();
+  return new Set(logBlocks(failure, events).flatMap((block) => block.lines));
+}
+
+export function Failure(props: { failure: LastFailure; events: BerthEvent[]; now: number }) {
+  const { failure, events, now } = props;
+  const { reason } = splitFailure(failure.error);
+  const blocks = logBlocks(failure, events);
   return (
     <div class="failure" data-testid="failure">
       <p class="headline">
@@ -70,7 +82,7 @@ export function Failure(props: { failure: LastFailure; events: BerthEvent[]; now
       <p class="reason" data-testid="failure-reason">
         {reason}
       </p>
-      {[...crashes, ...blocks].map((block, index) => (
+      {blocks.map((block, index) => (
         <div class="logblock" key={index}>
           {block.title && <p class="dim">{block.title}</p>}
           {block.lines.length > 0 && (

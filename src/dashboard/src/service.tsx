@@ -1,6 +1,6 @@
 /**
  * One service: its resources as a small graph, the active (or last) operation's steps updating
- * live, its drift, revisions and events. Changes (deploy an earlier revision, cancel, delete) are
+ * live, its drift, its recent log lines, revisions and events. Changes (deploy an earlier revision, cancel, delete) are
  * offered only when the page allows changes and the role may make them; each goes through the
  * API, with the environment's name typed for a protected environment.
  */
@@ -8,9 +8,10 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, envPath, get } from './api';
 import { href } from './app';
 import { ConfirmDialog, type Confirmation } from './dialog';
-import { Failure, firstLine, isCrashReport } from './failure';
+import { Failure, failureLogLines, firstLine, isCrashReport } from './failure';
 import { age, clock, duration } from './format';
 import type { EnvLive } from './live';
+import { RecentLogs } from './logs';
 import { syncLabel, useNow } from './services';
 import type { BerthEvent, Environment, History, LastFailure, Operation, ResourceView } from './types';
 
@@ -207,6 +208,13 @@ export function ServiceView(props: { env: Environment; live: EnvLive; name: stri
           )}
         </div>
       </div>
+
+      <RecentLogs
+        env={env.name}
+        service={name}
+        shownAbove={failureLogLines(failure, events)}
+        refreshKey={events.at(-1)?.seq ?? 0}
+      />
 
       <h3>Revisions</h3>
       {history ? (
