@@ -135,6 +135,9 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * file was already current). Refuses a file written by a newer berth rather than guess at it.
  */
 export function migrate(db: Database.Database, migrations: readonly Migration[] = MIGRATIONS): number {
+  // The common case, a current file, needs no write lock: the version only ever grows, so a file
+  // at this build's version stays current (a newer one is refused below, inside the lock).
+  if (db.pragma('user_version', { simple: true }) === migrations.length) return 0;
   const apply = db.transaction((): number => {
     // Read inside the write lock: another process may have migrated while we waited for it.
     const current = db.pragma('user_version', { simple: true }) as number;
