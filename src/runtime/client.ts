@@ -1,5 +1,6 @@
 import { TransientError, UserError } from '../core/errors.js';
 import type { Tags } from '../core/tags.js';
+import { consoleRequest, type ConsoleResponse } from './console-http.js';
 import type { InputOf, ResourceOf, RuntimeActivity, RuntimeInfo, RuntimeKind, RuntimeLogs } from './types.js';
 
 export interface RuntimeClientOptions {
@@ -26,17 +27,26 @@ export class RuntimeClient {
   private readonly token: string;
   private readonly timeoutMs: number;
   private readonly actor: string;
+  /**
+   * What the runtime said about itself when this client was made to connect to it (see
+   * connectRuntime), so that the command that connected need not ask again at once.
+   */
+  readonly connectedInfo: RuntimeInfo | null;
 
-  constructor(options: RuntimeClientOptions) {
+  constructor(options: RuntimeClientOptions, connectedInfo: RuntimeInfo | null = null) {
     this.url = options.url.replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.actor = options.actor ?? 'console';
+    this.connectedInfo = connectedInfo;
   }
 
   /** The same runtime, with another actor named in its activity log. */
   as(actor: string): RuntimeClient {
-    return new RuntimeClient({ url: this.url, token: this.token, timeoutMs: this.timeoutMs, actor });
+    return new RuntimeClient(
+      { url: this.url, token: this.token, timeoutMs: this.timeoutMs, actor },
+      this.connectedInfo,
+    );
   }
 
   /** What was changed in the runtime, by whom, in a window (ISO times), optionally for tagged resources. */
@@ -114,23 +124,21 @@ export class RuntimeClient {
    * `after`, or after about `waitMs`. A runtime without the feed answers 404 (UserError not_found).
    */
   async changes(after: number, waitMs: number, signal?: AbortSignal): Promise<number> {
-    let res: Response;
+    let res: ConsoleResponse;
     try {
-      res = await fetch(`${this.url}/v1/changes?after=${after}&waitMs=${waitMs}`, {
+      res = await consoleRequest(`${this.url}/v1/changes?after=${after}&waitMs=${waitMs}`, {
         headers: { authorization: `Bearer ${this.token}` },
-        signal: signal
-          ? AbortSignal.any([signal, AbortSignal.timeout(waitMs + this.timeoutMs)])
-          : AbortSignal.timeout(waitMs + this.timeoutMs),
+        timeoutMs: waitMs + this.timeoutMs,
+        signal,
       });
     } catch (error) {
       throw new TransientError(`local runtime not reachable at ${this.url}`, { cause: error });
     }
-    if (res.status === 404) {
-      await res.body?.cancel();
+    if (res.status === 404)
       throw new UserError('this local runtime has no change feed', { code: 'not_found' });
-    }
-    if (!res.ok) throw new TransientError(`local runtime answered HTTP ${res.status} to its change feed`);
-    return ((await res.json()) as { version: number }).version;
+    if (res.status < 200 || res.status > 299)
+      throw new TransientError(`local runtime answered HTTP ${res.status} to its change feed`);
+    return (JSON.parse(res.text) as { version: number }).version;
   }
 
   private async call<T>(
@@ -139,9 +147,9 @@ export class RuntimeClient {
     body?: unknown,
     allow404 = false,
   ): Promise<{ status: number; body: T | null }> {
-    let res: Response;
+    let res: ConsoleResponse;
     try {
-      res = await fetch(`${this.url}${path}`, {
+      res = await consoleRequest(`${this.url}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
@@ -149,7 +157,7 @@ export class RuntimeClient {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        timeoutMs: this.timeoutMs,
       });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
@@ -160,7 +168,8 @@ export class RuntimeClient {
         { cause: error },
       );
     }
-    const text = await res.text().catch(() => '');
+    const text = res.text;
+    const ok = res.status >= 200 && res.status <= 299;
     let parsed: unknown = null;
     if (text) {
       try {
@@ -169,7 +178,7 @@ export class RuntimeClient {
         parsed = null;
       }
     }
-    if (res.ok) return { status: res.status, body: parsed as T };
+    if (ok) return { status: res.status, body: parsed as T };
     const err = (parsed ?? {}) as ErrorBody;
     const message = err.message ?? (text || `HTTP ${res.status}`);
     if (res.status === 404 && allow404) return { status: 404, body: null };

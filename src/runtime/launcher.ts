@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { sleep } from '../core/clock.js';
 import { TransientError, UserError } from '../core/errors.js';
@@ -8,12 +7,11 @@ import { RuntimeClient } from './client.js';
 import { isProcessAlive, readFileOrNull } from './files.js';
 import { runtimePaths } from './paths.js';
 import { readDiscovery } from './discovery.js';
+import type { RuntimeInfo } from './types.js';
+import { PACKAGE_ROOT } from '../core/package-root.js';
 
 const START_TIMEOUT_MS = 10_000;
 const LOCK_STALE_MS = 15_000;
-
-/** The package root (works from src/runtime and dist/runtime alike). */
-export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** A client of the runtime that owns this data dir, or null when none is running. */
 export async function connectRuntime(dataDir: string): Promise<RuntimeClient | null> {
@@ -23,14 +21,15 @@ export async function connectRuntime(dataDir: string): Promise<RuntimeClient | n
   const token = readFileOrNull(paths.token)?.trim();
   if (!token) return null;
   const client = new RuntimeClient({ url: discovery.consoleUrl, token, timeoutMs: 5000 });
+  let info: RuntimeInfo;
   try {
-    const info = await client.info();
+    info = await client.info();
     if (info.instanceId !== discovery.instanceId) return null;
   } catch (error) {
     if (error instanceof TransientError) return null;
     throw error;
   }
-  return new RuntimeClient({ url: discovery.consoleUrl, token });
+  return new RuntimeClient({ url: discovery.consoleUrl, token }, info);
 }
 
 /** The last lines the runtime wrote since `fromByte` (this start attempt only). */

@@ -62,12 +62,13 @@ export async function createLocalProvider(
 ): Promise<Provider> {
   // berth names itself in the runtime's activity log, so that changes behind its back stand out.
   const client = (await ensureRuntime(dataDir, { onStart: options.onRuntimeStart })).as(BERTH_ACTOR);
-  const info = await client.info();
+  const info = client.connectedInfo ?? (await client.info());
   return localProvider(client, info);
 }
 
 export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provider {
   const deps = { client };
+  let createdAt = Date.now();
   // Normalized and each once: the proxy matches names case-insensitively without a trailing dot.
   const hostnames = (spec: ServiceSpec, env: EnvironmentConfig) => [
     ...new Set(
@@ -143,7 +144,11 @@ export function localProvider(client: RuntimeClient, info: RuntimeInfo): Provide
       healthcheck: localHealthCheckDriver(deps),
     },
     async identity() {
-      const current = await client.info();
+      // A command that just connected (and checked the runtime's instance id) need not ask again;
+      // any later check, and any check by a long-lived provider, asks the runtime.
+      const justConnected = Date.now() - createdAt < 1000 ? info : null;
+      createdAt = 0;
+      const current = justConnected ?? (await client.info());
       return {
         id: current.instanceId,
         description: `local runtime ${current.instanceId} on ${current.hostname}`,
