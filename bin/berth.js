@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // The commonest first commands answer before the CLI is loaded at all: `--version` from
 // package.json and `--help` from the command registry's data. Everything else goes to main,
-// which in turn loads only the command that runs.
+// which in turn loads only the command that runs: from the bundle (dist/bundle, one file per
+// command plus shared chunks, built by `npm run build`) when it is at least as new as tsc's output
+// in dist/, else from dist/ itself (after a bare `tsc`, or a build without the bundle).
+import { statSync } from 'node:fs';
+
 const args = process.argv.slice(2);
 const only = args.length === 1 ? args[0] : undefined;
 if (only === '--version' || only === '-V') {
@@ -12,5 +16,12 @@ if (only === '--version' || only === '-V') {
   const { printTopLevelHelp } = await import('../dist/cli/quick-help.js');
   printTopLevelHelp();
 } else {
-  await import('../dist/cli/main.js');
+  const modified = (path) =>
+    statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  const bundle = modified('../dist/bundle/cli/main.js');
+  await import(
+    bundle >= 0 && bundle >= modified('../dist/cli/main.js')
+      ? '../dist/bundle/cli/main.js'
+      : '../dist/cli/main.js'
+  );
 }

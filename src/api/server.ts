@@ -1,5 +1,4 @@
 /** The control plane process: the API on a port, the engine runner, and the hosts beside them. */
-import { createRequire } from 'node:module';
 import { ControlPlane } from './control-plane.js';
 import { buildApp } from './app.js';
 import { defaultAllowedHosts } from './auth.js';
@@ -8,9 +7,7 @@ import { createMetrics } from './metrics.js';
 import { SessionStore } from './sessions.js';
 import { apiPaths } from './paths.js';
 import { TokenStore } from './tokens.js';
-
-const require = createRequire(import.meta.url);
-const { version } = require('../../package.json') as { version: string };
+import { packageVersion } from '../core/package-root.js';
 
 export interface StartOptions {
   dataDir: string;
@@ -58,7 +55,7 @@ export async function startControlPlane(options: StartOptions): Promise<RunningC
     // Shared with the other peers of the data dir: a sign-in on one holds on all of them.
     sessions: new SessionStore(tokens, Date.now, apiPaths(options.dataDir).sessions),
     allowedHosts: () => allowed,
-    version,
+    version: packageVersion(),
     metrics,
     log,
   });

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { CommanderError } from 'commander';
 import { buildProgram, type Runner } from './registry.js';
 import { COMMANDS } from './commands/index.js';
@@ -7,12 +6,13 @@ import { resolveDataDir, type GlobalOptions } from './globals.js';
 import { isUserError, type UserError } from '../core/errors.js';
 import { providerFailure } from '../core/provider-errors.js';
 import { storageFailure } from '../core/storage-errors.js';
+import { packageVersion } from '../core/package-root.js';
+import { installSourceMappedStacks } from './source-maps.js';
+
+installSourceMappedStacks();
 
 // Everything berth writes (the data dir, its tokens, state and logs) is private to its owner.
 process.umask(0o077);
-
-const require = createRequire(import.meta.url);
-const { version } = require('../../package.json') as { version: string };
 
 // A reader that stops early (`berth status | head -5`) closes stdout: that is not an error, so
 // leave quietly with the exit code the command has reached, instead of crashing on EPIPE.
@@ -75,7 +75,7 @@ const runner: Runner = async (spec, input, command) => {
 };
 
 const argv = process.argv.slice(2);
-const program = await buildProgram(COMMANDS, argv, runner, version);
+const program = await buildProgram(COMMANDS, argv, runner, packageVersion());
 
 try {
   await program.parseAsync(argv, { from: 'user' });

@@ -24,6 +24,8 @@ function modulesLoadedBy(args: string[]): string[] {
 }
 
 const HEAVY = ['/zod/', '@aws-sdk', '/fastify/', 'better-sqlite3', '/dist/engine/', '/dist/runtime/'];
+/** A command's own module, from tsc's output (dist/cli/commands) or the bundle (dist/bundle/cli/commands). */
+const COMMAND_MODULE = /\/dist\/(bundle\/)?cli\/commands\//;
 const heavyIn = (modules: string[]) => modules.filter((url) => HEAVY.some((part) => url.includes(part)));
 
 describe('the command registry', () => {
@@ -60,18 +62,26 @@ describe('start-up loads only what a command needs', () => {
     for (const args of [['--version'], ['--help'], ['help']]) {
       const modules = modulesLoadedBy(args);
       expect(heavyIn(modules), args.join(' ')).toEqual([]);
-      expect(
-        modules.filter((url) => url.includes('/dist/cli/commands/') && !url.endsWith('/index.js')),
-      ).toEqual([]);
+      expect(modules.filter((url) => COMMAND_MODULE.test(url) && !url.endsWith('/index.js'))).toEqual([]);
     }
     expect(modulesLoadedBy(['--version']).filter((url) => url.includes('/node_modules/'))).toEqual([]);
   });
 
   it('a local command loads neither the AWS SDK nor the API server', () => {
     const modules = modulesLoadedBy(['env', 'ls', '--direct']);
-    expect(modules.some((url) => url.endsWith('/dist/cli/commands/env.js'))).toBe(true);
+    const commands = modules.filter((url) => COMMAND_MODULE.test(url));
+    expect(commands.some((url) => url.endsWith('/cli/commands/env.js'))).toBe(true);
     expect(modules.filter((url) => url.includes('@aws-sdk') || url.includes('/fastify/'))).toEqual([]);
-    expect(modules.some((url) => url.includes('/dist/cli/commands/deploy.js'))).toBe(false);
+    expect(commands.some((url) => url.endsWith('/cli/commands/deploy.js'))).toBe(false);
+  });
+
+  it('runs from the bundle that `npm run build` makes', () => {
+    const modules = modulesLoadedBy(['env', 'ls', '--direct']);
+    expect(
+      modules.filter((url) => url.includes('/dist/')).every((url) => url.includes('/dist/bundle/')),
+      'bin/berth.js should load dist/bundle (run `npm run build`, not only tsc)',
+    ).toBe(true);
+    expect(modules.some((url) => url.endsWith('/dist/bundle/cli/main.js'))).toBe(true);
   });
 
   it('help for one command shows its own options and the global ones', () => {

@@ -5,13 +5,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NotFoundError } from '../../core/errors.js';
+import { PACKAGE_ROOT } from '../../core/package-root.js';
 import type { RouteDefinition } from './define.js';
 import { defineRoute } from './define.js';
 
-/** dist/dashboard, from src/api/routes (tests) and dist/api/routes (the built CLI) alike. */
-export const DEFAULT_DASHBOARD_DIR = fileURLToPath(new URL('../../../dist/dashboard/', import.meta.url));
+/** dist/dashboard of this package, wherever this module runs from (src, dist or the bundle). */
+export const DEFAULT_DASHBOARD_DIR = join(PACKAGE_ROOT, 'dist', 'dashboard') + '/';
 
 const CSP = [
   "default-src 'none'",

@@ -1,13 +1,12 @@
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../../core/package-root.js';
 import type { CommandSpec } from '../registry.js';
 import { chooseEnvironment, loadConfig, withEnvironment } from '../environment.js';
 import { readSpec } from '../spec-input.js';
 import { progressRenderer } from '../render/progress.js';
 import { renderTable } from '../render/table.js';
 
-const EXAMPLES = ['hello', 'shop'].map((name) =>
-  fileURLToPath(new URL(`../../../examples/${name}`, import.meta.url)),
-);
+const EXAMPLES = ['hello', 'shop'].map((name) => join(PACKAGE_ROOT, 'examples', name));
 
 export const demoCommand: CommandSpec = {
   name: 'demo',

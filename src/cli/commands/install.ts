@@ -4,9 +4,10 @@
  * else), and saves a context naming its stable URL.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { CommandSpec } from '../registry.js';
 import { UserError } from '../../core/errors.js';
+import { PACKAGE_ROOT } from '../../core/package-root.js';
 import { ANY_ENV, ensureLocalAdminToken } from '../../api/tokens.js';
 import {
   CONTROL_PLANE_SERVICE,
@@ -23,7 +24,7 @@ import { parsePositiveInt, parseSeconds, requireControlPlaneEnv } from '../parse
 import { progressRenderer } from '../render/progress.js';
 
 /** bin/berth.js of this installation: what each local replica runs. */
-const BERTH_ENTRY = fileURLToPath(new URL('../../../bin/berth.js', import.meta.url));
+const BERTH_ENTRY = join(PACKAGE_ROOT, 'bin', 'berth.js');
 
 /** The host names (with the proxy's port locally) the API must answer to. */
 function allowedHosts(
