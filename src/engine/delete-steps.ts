@@ -1,7 +1,7 @@
 import { TransientError } from '../core/errors.js';
 import { RESOURCE_KINDS, type OperationRecord, type ResourceKind } from '../state/store.js';
 import { verifyIdentity, type ServiceContext } from './context.js';
-import type { StepDefinition } from './steps.js';
+import { DRAIN_RETRY, type StepDefinition } from './steps.js';
 
 /** Delete removes what depends on the others first: nothing points at a removed piece. */
 const REMOVAL_ORDER: { kind: ResourceKind; step: string }[] = [
@@ -82,6 +82,7 @@ export function deleteSteps(context: ServiceContext): StepDefinition[] {
   const removals: StepDefinition[] = REMOVAL_ORDER.map(({ kind, step }) => ({
     name: step,
     deadlineMs: 30_000,
+    ...(kind === 'compute' ? { retry: DRAIN_RETRY } : {}),
     async run() {
       const planned = await plannedRemovals(context, [kind]);
       const done: string[] = [];

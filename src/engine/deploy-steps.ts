@@ -6,7 +6,7 @@ import type { ResourceKind } from '../state/store.js';
 import type { ServiceSpec } from '../spec/types.js';
 import { convergeKind, describeConverge } from './converge.js';
 import { verifyIdentity, type ServiceContext } from './context.js';
-import type { StepContext, StepDefinition } from './steps.js';
+import { DRAIN_RETRY, type StepContext, type StepDefinition } from './steps.js';
 import { syncInventory } from './inventory.js';
 import { waitUntilHealthy } from './health-wait.js';
 
@@ -150,6 +150,7 @@ export function deploySteps(
     {
       name: 'retire old compute',
       deadlineMs: 30_000,
+      retry: DRAIN_RETRY,
       async run(step) {
         const { computeId } = computeOf(step);
         const driver = provider.drivers.compute;

@@ -37,6 +37,29 @@ export async function observeEnvironment(provider: Provider, env: string): Promi
   return byService;
 }
 
+/**
+ * What exists for one service (its resources found by tag, name or the ids berth recorded), at a
+ * cost that does not grow with the environment; providers may add per-item detail a sweep leaves
+ * out (on AWS what Route 53's checkers report).
+ */
+export async function observeService(
+  provider: Provider,
+  env: string,
+  service: string,
+  known: string[] = [],
+): Promise<EnvironmentObservation> {
+  const entry = emptyObservation();
+  const lists = await Promise.all(
+    RESOURCE_KINDS.map((kind) => provider.drivers[kind].observeAll({ env, service, known })),
+  );
+  RESOURCE_KINDS.forEach((kind, index) => {
+    for (const resource of lists[index]!) {
+      if ((resource.tags[TAG_SERVICE] ?? '') === service) entry[kind].push(resource);
+    }
+  });
+  return new Map([[service, entry]]);
+}
+
 export function emptyObservation(): Record<ResourceKind, ObservedResource[]> {
   return { compute: [], route: [], dns: [], healthcheck: [] };
 }

@@ -6,6 +6,7 @@ import {
   computeDrift,
   emptyObservation,
   observeEnvironment,
+  observeService,
   type EnvironmentObservation,
   type ResourceView,
 } from './drift.js';
@@ -100,8 +101,16 @@ export async function environmentStatus(
   options: StatusOptions = {},
 ): Promise<ServiceStatus[]> {
   const records = (await store.listServices(env.name)).filter((record) => !only || record.name === only);
+  // One service: only its own resources are looked at (and a provider may say more of them).
   const observation = options.observation ?? {
-    data: await observeEnvironment(provider, env.name),
+    data: only
+      ? await observeService(
+          provider,
+          env.name,
+          only,
+          (await store.listResources(env.name, only)).map((record) => record.providerId),
+        )
+      : await observeEnvironment(provider, env.name),
     at: Date.now(),
   };
   const now = options.now ?? Date.now();

@@ -12,6 +12,13 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 200, maxDelayMs: 3000 };
 
+/**
+ * Steps that stop compute wait for its traffic to drain (on AWS the load balancer's deregistration
+ * delay, 30 s, after ECS began stopping the tasks): up to about two minutes of retries, each
+ * saying what is still draining.
+ */
+export const DRAIN_RETRY: RetryPolicy = { maxAttempts: 30, initialDelayMs: 1000, maxDelayMs: 5000 };
+
 export interface StepContext {
   operation: OperationRecord;
   step: StepRecord;

@@ -7,6 +7,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import {
+  DescribeTargetGroupAttributesCommand,
+  ElasticLoadBalancingV2Client,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
+import {
   CreateServiceCommand,
   DeleteServiceCommand,
   ECSClient,
@@ -19,7 +23,7 @@ import { berthTags } from '../../src/core/tags.js';
 import { Engine } from '../../src/engine/engine.js';
 import { observeEnvironment } from '../../src/engine/drift.js';
 import { bootstrapAwsEnvironment } from '../../src/providers/aws/bootstrap.js';
-import type { AwsConnection } from '../../src/providers/aws/clients.js';
+import { clientConfig, prepareClient, type AwsConnection } from '../../src/providers/aws/clients.js';
 import { createEcsApi } from '../../src/providers/aws/ecs.js';
 import { createElbv2Api, listRules, listTargetGroups, tagsOf } from '../../src/providers/aws/elbv2.js';
 import { createAwsProvider } from '../../src/providers/aws/index.js';
@@ -201,6 +205,20 @@ describe('aws provider on moto', () => {
 
     const tgArn = service.loadBalancers![0]!.targetGroupArn!;
     expect(w.groups.find((g) => g.TargetGroupArn === tgArn)?.HealthCheckPath).toBe('/healthz');
+    // Old tasks drain for 30 s, not AWS's default 300 s (see DEREGISTRATION_DELAY_SECONDS).
+    const elb = prepareClient(
+      new ElasticLoadBalancingV2Client(clientConfig(connection())),
+      'elbv2',
+      connection(),
+    );
+    try {
+      const attributes = await elb.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: tgArn }));
+      expect(
+        attributes.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value,
+      ).toBe('30');
+    } finally {
+      elb.destroy();
+    }
     const route = w.rules.find((rule) => rule.Conditions?.some((c) => c.Field === 'host-header'))!;
     expect(route.Conditions![0]!.HostHeaderConfig?.Values ?? route.Conditions![0]!.Values).toEqual([
       `web.staging.${DOMAIN}`,
@@ -221,6 +239,11 @@ describe('aws provider on moto', () => {
 
     const [status] = await engine.status('web');
     expect(status).toMatchObject({ health: 'Healthy', sync: 'InSync', generation: 1 });
+    // The status of one service says what Route 53's checkers report (moto: all succeed).
+    expect(status!.resources.find((r) => r.kind === 'healthcheck')?.health).toMatchObject({
+      state: 'healthy',
+      detail: expect.stringMatching(/^Route 53 checkers: (\d+)\/\1 healthy$/),
+    });
     expect((await store.listResources('staging', 'web')).map((r) => r.kind).sort()).toEqual([
       'compute',
       'dns',

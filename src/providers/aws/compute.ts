@@ -15,12 +15,23 @@
  * the engine moves on to the next generation's name instead of waiting.
  */
 import type { ContainerDefinition, Service } from '@aws-sdk/client-ecs';
-import type { Action, Rule, TargetGroup } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type {
+  Action,
+  Rule,
+  TargetGroup,
+  TargetHealthDescription,
+} from '@aws-sdk/client-elastic-load-balancing-v2';
 
 import { ConflictError, TransientError } from '../../core/errors.js';
 import { MANAGED_BY_VALUE, TAG_MANAGED_BY, TAG_SERVICE, type Tags } from '../../core/tags.js';
 import { diffFields } from '../diff.js';
-import type { DesiredResource, ObservedResource, ResourceDriver, ResourceHealth } from '../provider.js';
+import type {
+  ComputeReadiness,
+  DesiredResource,
+  ObservedResource,
+  ResourceDriver,
+  ResourceHealth,
+} from '../provider.js';
 import { awsErrorName } from './clients.js';
 import { DELETE_TASK_DEFINITIONS_BATCH, DESCRIBE_SERVICES_BATCH } from './ecs.js';
 import {
@@ -51,6 +62,15 @@ export const CONTAINER_NAME = 'app';
 export const SWEEP_DESCRIBE_CALLS = 200;
 export const COMPUTE_HEADER = 'X-Berth-Compute';
 
+/**
+ * How long the load balancer lets requests in flight to a leaving task finish (its target is
+ * `draining`) before it stops the task. AWS's default is 300 s, which makes every replace and
+ * every delete wait five minutes for old tasks. Web requests finish in seconds, and ECS gives a
+ * stopping container 30 s after SIGTERM (its default stopTimeout) anyway: 30 s lets them finish
+ * and keeps a deploy's retirement of the old generation, and a delete, under a minute.
+ */
+export const DEREGISTRATION_DELAY_SECONDS = 30;
+
 export interface TargetHealthSettings {
   path: string;
   intervalSeconds: number;
@@ -76,6 +96,8 @@ export interface ComputeAttributes {
    */
   hosts?: string[];
 }
+
+const DRAIN_ATTRIBUTES = { 'deregistration_delay.timeout_seconds': String(DEREGISTRATION_DELAY_SECONDS) };
 
 const COMPUTE_FIELDS = ['name', 'image', 'port', 'env', 'secrets', 'replicas', 'targetGroup', 'health'];
 
@@ -124,6 +146,103 @@ export function serviceHealth(service: Service): ResourceHealth {
     return { state: 'unhealthy', detail: primary.rolloutStateReason ?? detail };
   if (running >= desired) return { state: 'healthy', detail };
   return { state: 'progressing', detail };
+}
+
+/** What a target's state means while a deploy waits: the ALB sends traffic only to `healthy` ones. */
+export interface TargetsPicture {
+  /** Targets that receive traffic. */
+  healthy: number;
+  /** Targets registered and not leaving (draining ones are an older task on its way out). */
+  registered: number;
+  /** "targets: 1/2 healthy; 1 initial (Initial health checks in progress)". */
+  detail: string;
+}
+
+/**
+ * The load balancer's view of a target group's targets. A new task's target is `initial` until it
+ * passed the health check `healthyThreshold` times in a row (registration delay), `unhealthy` when
+ * it fails them, `draining` while it leaves (deregistration delay), `unused` when no rule forwards
+ * to the group and `unavailable` when its health checks are off.
+ */
+export function targetsPicture(targets: TargetHealthDescription[], desired: number): TargetsPicture {
+  const staying = targets.filter((target) => target.TargetHealth?.State !== 'draining');
+  const draining = targets.length - staying.length;
+  const byState = new Map<string, { count: number; reasons: Set<string> }>();
+  for (const target of staying) {
+    const state = target.TargetHealth?.State ?? 'unknown';
+    const entry = byState.get(state) ?? { count: 0, reasons: new Set<string>() };
+    entry.count += 1;
+    const reason = target.TargetHealth?.Description ?? target.TargetHealth?.Reason;
+    if (reason) entry.reasons.add(reason);
+    byState.set(state, entry);
+  }
+  const healthy = byState.get('healthy')?.count ?? 0;
+  const others = [...byState]
+    .filter(([state]) => state !== 'healthy')
+    .map(
+      ([state, { count, reasons }]) =>
+        `${count} ${state}${reasons.size ? ` (${[...reasons].join('; ')})` : ''}`,
+    );
+  if (draining) others.push(`${draining} draining (an older task leaving)`);
+  return {
+    healthy,
+    registered: staying.length,
+    detail: [`targets: ${healthy}/${desired} healthy`, ...others].join('; '),
+  };
+}
+
+/**
+ * Whether a compute's tasks serve: ECS counts a task running as soon as its container started,
+ * but the load balancer sends it requests only once its target passed the health checks (a few
+ * intervals later: `initial`). So once ECS reports every task running, the target group decides.
+ * A group that lists no targets while ECS counts tasks running is taken at ECS's word: ECS
+ * registers a task's target before it counts the task as running (ACTIVATING), so on AWS that
+ * is a moment between two reads, or someone deregistered them behind berth's back (the sweep's
+ * drift and the ALB's own health checks say so).
+ */
+export async function computeReadiness(
+  apis: Pick<AwsApis, 'ecs' | 'elbv2'>,
+  cluster: string,
+  computeId: string,
+): Promise<ComputeReadiness> {
+  const out = await apis.ecs.describeServices({ cluster, services: [computeId] });
+  const service = out.services?.[0];
+  if (!service || service.status !== 'ACTIVE') {
+    const detail = service ? `the ECS service is ${service.status}` : 'the ECS service is gone';
+    return { ready: false, failed: true, healthy: 0, desired: 0, detail };
+  }
+  const primary = service.deployments?.find((d) => d.status === 'PRIMARY') ?? service.deployments?.[0];
+  const health = serviceHealth(service);
+  const desired = service.desiredCount ?? 0;
+  const running = primary?.runningCount ?? service.runningCount ?? 0;
+  const failed = primary?.rolloutState === 'FAILED';
+  const groupArn = service.loadBalancers?.[0]?.targetGroupArn;
+  if (health.state !== 'healthy' || failed || desired === 0 || !groupArn) {
+    return {
+      ready: health.state === 'healthy' && !failed,
+      failed,
+      healthy: running,
+      desired,
+      detail: health.detail,
+    };
+  }
+  const targets = targetsPicture(await apis.elbv2.describeTargetHealth(groupArn), desired);
+  if (targets.registered === 0) {
+    return {
+      ready: true,
+      failed: false,
+      healthy: running,
+      desired,
+      detail: `${health.detail}; the target group lists no targets`,
+    };
+  }
+  return {
+    ready: targets.healthy >= desired,
+    failed: false,
+    healthy: targets.healthy,
+    desired,
+    detail: `${health.detail}; ${targets.detail}`,
+  };
 }
 
 export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
@@ -412,6 +531,13 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
       });
       const arn = out.TargetGroups?.[0]?.TargetGroupArn;
       if (!arn) throw new Error('CreateTargetGroup returned no ARN');
+      try {
+        await apis.elbv2.setTargetGroupAttributes(arn, DRAIN_ATTRIBUTES);
+      } catch (failure) {
+        // A group that would drain for AWS's 300 s is not left behind half made.
+        await apis.elbv2.deleteTargetGroup(arn).catch(() => undefined);
+        throw failure;
+      }
       return { arn, made: true };
     } catch (error) {
       if (
@@ -432,6 +558,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         TargetGroupArn: existing.TargetGroupArn,
         ...healthInput(want.health),
       });
+      await apis.elbv2.setTargetGroupAttributes(existing.TargetGroupArn, DRAIN_ATTRIBUTES);
       await apis.elbv2.addTags({ ResourceArns: [existing.TargetGroupArn], Tags: toElbTags(tags) });
       return { arn: existing.TargetGroupArn, made: false };
     }
@@ -531,6 +658,30 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     for (const step of steps) await step().catch(() => undefined);
   }
 
+  /**
+   * A target group goes only once no task is registered in it: deleting it earlier would cut the
+   * requests in flight to tasks that are draining (for DEREGISTRATION_DELAY_SECONDS once ECS
+   * deregisters them; a task just told to stop may still be `healthy` for a moment). Until then
+   * the removal is retried (TransientError), and the step says what it waits for.
+   */
+  async function assertDrained(arn: string): Promise<void> {
+    const targets = await apis.elbv2.describeTargetHealth(arn).catch((error: unknown) => {
+      if (awsErrorName(error) === 'TargetGroupNotFoundException') return [];
+      throw error;
+    });
+    if (targets.length === 0) return;
+    const draining = targets.filter((target) => target.TargetHealth?.State === 'draining').length;
+    const still = targets.length - draining;
+    const parts = [
+      draining ? `${draining} draining` : '',
+      still ? `${still} not yet deregistered (the ECS service is stopping its tasks)` : '',
+    ].filter(Boolean);
+    throw new TransientError(
+      `target group ${targetGroupNameOf(arn) ?? arn} still has ${targets.length} ${targets.length === 1 ? 'target' : 'targets'}: ${parts.join(', ')}; ` +
+        `requests in flight get up to ${DEREGISTRATION_DELAY_SECONDS}s to finish before it is deleted`,
+    );
+  }
+
   /** Removes a compute's target groups (berth's own): off the rules they share, then deleted. */
   async function removeTargetGroups(arns: string[]): Promise<void> {
     if (arns.length === 0) return;
@@ -564,6 +715,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
       // Otherwise a route still sends its hosts here: the route driver switches or removes it first.
     }
     for (const arn of ours.keys()) {
+      await assertDrained(arn);
       try {
         await apis.elbv2.deleteTargetGroup(arn);
       } catch (error) {

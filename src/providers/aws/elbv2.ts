@@ -13,8 +13,10 @@ import {
   DescribeRulesCommand,
   DescribeTagsCommand,
   DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyRuleCommand,
+  ModifyTargetGroupAttributesCommand,
   ModifyTargetGroupCommand,
   type AddTagsCommandInput,
   type CreateListenerCommandInput,
@@ -42,6 +44,7 @@ import {
   type ModifyTargetGroupCommandInput,
   type Rule,
   type TargetGroup,
+  type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 
 import type { Action } from '@aws-sdk/client-elastic-load-balancing-v2';
@@ -70,6 +73,10 @@ export interface Elbv2Api {
   describeTargetGroups(input: DescribeTargetGroupsCommandInput): Promise<DescribeTargetGroupsCommandOutput>;
   createTargetGroup(input: CreateTargetGroupCommandInput): Promise<CreateTargetGroupCommandOutput>;
   modifyTargetGroup(input: ModifyTargetGroupCommandInput): Promise<void>;
+  /** Sets target group attributes (e.g. `deregistration_delay.timeout_seconds`). */
+  setTargetGroupAttributes(targetGroupArn: string, attributes: Record<string, string>): Promise<void>;
+  /** Every registered target of a group with its state (initial, healthy, unhealthy, draining, ...). */
+  describeTargetHealth(targetGroupArn: string): Promise<TargetHealthDescription[]>;
   deleteTargetGroup(targetGroupArn: string): Promise<void>;
   describeTags(input: DescribeTagsCommandInput): Promise<DescribeTagsCommandOutput>;
   describeAccountLimits(
@@ -97,6 +104,15 @@ export function createElbv2Api(connection: AwsConnection): Elbv2Api {
     describeTargetGroups: (input) => client.send(new DescribeTargetGroupsCommand(input)),
     createTargetGroup: (input) => client.send(new CreateTargetGroupCommand(input)),
     modifyTargetGroup: async (input) => void (await client.send(new ModifyTargetGroupCommand(input))),
+    setTargetGroupAttributes: async (TargetGroupArn, attributes) =>
+      void (await client.send(
+        new ModifyTargetGroupAttributesCommand({
+          TargetGroupArn,
+          Attributes: Object.entries(attributes).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      )),
+    describeTargetHealth: async (TargetGroupArn) =>
+      (await client.send(new DescribeTargetHealthCommand({ TargetGroupArn }))).TargetHealthDescriptions ?? [],
     deleteTargetGroup: async (TargetGroupArn) =>
       void (await client.send(new DeleteTargetGroupCommand({ TargetGroupArn }))),
     describeTags: (input) => client.send(new DescribeTagsCommand(input)),

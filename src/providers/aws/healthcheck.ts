@@ -4,14 +4,16 @@
  * that one service's checks are picked out of a listing without reading every check's tags.
  * A sweep lists health checks (pages of 1,000) and reads the tags of berth's own (10 per call;
  * berth's have a CallerReference starting "berth-") that it has not seen before, plus one batch
- * of known ones in turn. Status (GetHealthCheckStatus) is a per-item call and stays out of sweeps.
+ * of known ones in turn. Status (GetHealthCheckStatus, 1 call/s per account) is a per-item call
+ * and stays out of sweeps: a look at one service (a deploy, its status) reads what Route 53's
+ * checkers report for its check, and sweeps show that reading for a while, with its age.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import type { HealthCheck } from '@aws-sdk/client-route-53';
+import type { HealthCheck, HealthCheckObservation } from '@aws-sdk/client-route-53';
 
 import type { Tags } from '../../core/tags.js';
 import { diffFields } from '../diff.js';
-import type { ObservedResource, ResourceDriver } from '../provider.js';
+import type { ObservedResource, ResourceDriver, ResourceHealth } from '../provider.js';
 import { awsErrorName } from './clients.js';
 import { healthCheckTags, listHealthChecks, R53_TAGS_BATCH } from './route53.js';
 import { inScope, type AwsApis } from './shared.js';
@@ -35,6 +37,45 @@ export interface HealthCheckAttributes {
   intervalSeconds: 10 | 30;
   /** 1-10 consecutive failures before unhealthy. */
   failureThreshold: number;
+}
+
+/**
+ * Route 53 calls an endpoint healthy when more than 18% of its checkers see it healthy (AWS's
+ * rule for HTTP checks), so a few failing checkers are a warning, not an outage.
+ */
+const HEALTHY_SHARE = 0.18;
+/** A look at one service reads its checkers again when the last reading is older than this. */
+const STATUS_FRESH_MS = 15_000;
+/** Sweeps show a reading while it is younger than this (with its age); then nothing. */
+const STATUS_SHOWN_MS = 10 * 60_000;
+
+/**
+ * What Route 53's checkers report: "Route 53 checkers: 14/16 healthy", and why the others fail
+ * ("2 report HTTP Status Code 503, Service Unavailable (us-west-1, sa-east-1)").
+ */
+export function checkerHealth(observations: HealthCheckObservation[]): ResourceHealth {
+  if (observations.length === 0) {
+    return { state: 'unknown', detail: 'Route 53 checkers: none has reported yet (a new check)' };
+  }
+  const healthy = observations.filter((o) => /^Success\b/i.test(o.StatusReport?.Status ?? '')).length;
+  const failing = new Map<string, Set<string>>();
+  for (const observation of observations) {
+    const status = observation.StatusReport?.Status ?? '';
+    if (/^Success\b/i.test(status)) continue;
+    const reason = status.replace(/^Failure:\s*/i, '').trim() || 'no report';
+    const regions = failing.get(reason) ?? new Set<string>();
+    regions.add(observation.Region ?? '?');
+    failing.set(reason, regions);
+  }
+  const total = observations.length;
+  const reasons = [...failing].map(([reason, regions]) => {
+    const count = observations.filter(
+      (o) => (o.StatusReport?.Status ?? '').replace(/^Failure:\s*/i, '').trim() === reason,
+    ).length;
+    return `${count} report ${reason} (${[...regions].sort().join(', ')})`;
+  });
+  const detail = [`Route 53 checkers: ${healthy}/${total} healthy`, ...reasons].join('; ');
+  return { state: healthy / total > HEALTHY_SHARE ? 'healthy' : 'unhealthy', detail };
 }
 
 function observed(check: HealthCheck, tags: Tags): ObservedResource {
@@ -91,6 +132,49 @@ export function awsHealthCheckDriver({
     return new Map(ids.map((id) => [id, tagCache.get(id) ?? {}]));
   }
 
+  /** The last reading of each check's checkers, by id. */
+  const statuses = new Map<string, { health: ResourceHealth; at: number }>();
+
+  /**
+   * A look at one service: its checks' checkers, read again when the last reading is not fresh.
+   * One reading at a time: looks at many services at once (the API's listing after a busy
+   * minute) would otherwise queue on the account's 1 call/s; those that find a reading under
+   * way show the last one instead.
+   */
+  let reading = false;
+  async function readStatuses(ids: string[]): Promise<void> {
+    if (reading) return;
+    reading = true;
+    try {
+      for (const id of ids) {
+        const last = statuses.get(id);
+        if (last && Date.now() - last.at < STATUS_FRESH_MS) continue;
+        try {
+          const observations = await apis.route53.getHealthCheckStatus(id);
+          statuses.set(id, { health: checkerHealth(observations), at: Date.now() });
+        } catch (error) {
+          if (awsErrorName(error) === 'NoSuchHealthCheck') statuses.delete(id);
+          else throw error;
+        }
+      }
+    } finally {
+      reading = false;
+    }
+  }
+
+  /** The check as observed, with its checkers' last reading (its age in sweeps). */
+  function withStatus(resource: ObservedResource, fresh: boolean): ObservedResource {
+    const last = statuses.get(resource.providerId);
+    if (!last) return resource;
+    const age = Date.now() - last.at;
+    if (fresh && age < STATUS_FRESH_MS) return { ...resource, health: last.health };
+    if (age > STATUS_SHOWN_MS) return resource;
+    return {
+      ...resource,
+      health: { ...last.health, detail: `${last.health.detail} (read ${Math.round(age / 1000)}s ago)` },
+    };
+  }
+
   async function tag(id: string, tags: Tags): Promise<void> {
     await apis.route53.changeTagsForResource({
       ResourceType: 'healthcheck',
@@ -126,6 +210,7 @@ export function awsHealthCheckDriver({
 
   async function remove(id: string): Promise<'deleted' | 'already-gone'> {
     tagCache.delete(id);
+    statuses.delete(id);
     try {
       await apis.route53.deleteHealthCheck(id);
       return 'deleted';
@@ -157,9 +242,9 @@ export function awsHealthCheckDriver({
           apis.route53,
           mine.map((check) => check.Id!),
         );
-        return mine
-          .filter((check) => inScope(tags.get(check.Id!) ?? {}, scope))
-          .map((check) => observed(check, tags.get(check.Id!) ?? {}));
+        const ours = mine.filter((check) => inScope(tags.get(check.Id!) ?? {}, scope));
+        await readStatuses(ours.map((check) => check.Id!));
+        return ours.map((check) => withStatus(observed(check, tags.get(check.Id!) ?? {}), true));
       }
       const checks = (await listHealthChecks(apis.route53)).filter((check) =>
         check.CallerReference?.startsWith(CALLER_REFERENCE_PREFIX),
@@ -167,7 +252,7 @@ export function awsHealthCheckDriver({
       const tags = await tagsOfChecks(checks.map((check) => check.Id!));
       return checks
         .filter((check) => inScope(tags.get(check.Id!) ?? {}, scope))
-        .map((check) => observed(check, tags.get(check.Id!) ?? {}));
+        .map((check) => withStatus(observed(check, tags.get(check.Id!) ?? {}), false));
     },
 
     async create(desired) {

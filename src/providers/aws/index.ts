@@ -14,7 +14,7 @@ import type {
   VerifiedIdentity,
 } from '../provider.js';
 import type { AwsConnection } from './clients.js';
-import { awsComputeDriver, serviceHealth, type ComputeAttributes } from './compute.js';
+import { awsComputeDriver, computeReadiness, type ComputeAttributes } from './compute.js';
 import { awsDnsDriver } from './dns.js';
 import { secretValueFrom } from './secrets.js';
 import { createEcsApi } from './ecs.js';
@@ -226,22 +226,7 @@ export async function createAwsProvider(
 
     readinessPollMs: READINESS_INTERVAL_MS,
     async readiness(computeId): Promise<ComputeReadiness> {
-      const out = await apis.ecs.describeServices({ cluster: settings.cluster, services: [computeId] });
-      const service = out.services?.[0];
-      if (!service || service.status !== 'ACTIVE') {
-        const detail = service ? `the ECS service is ${service.status}` : 'the ECS service is gone';
-        return { ready: false, failed: true, healthy: 0, desired: 0, detail };
-      }
-      const primary = service.deployments?.find((d) => d.status === 'PRIMARY') ?? service.deployments?.[0];
-      const health = serviceHealth(service);
-      const desiredCount = service.desiredCount ?? 0;
-      return {
-        ready: health.state === 'healthy',
-        failed: primary?.rolloutState === 'FAILED',
-        healthy: primary?.runningCount ?? service.runningCount ?? 0,
-        desired: desiredCount,
-        detail: health.detail,
-      };
+      return computeReadiness(apis, settings.cluster, computeId);
     },
 
     async recentLogs(computeId, lines) {

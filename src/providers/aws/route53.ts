@@ -5,6 +5,7 @@ import {
   CreateHealthCheckCommand,
   DeleteHealthCheckCommand,
   GetHealthCheckCommand,
+  GetHealthCheckStatusCommand,
   GetHostedZoneCommand,
   ListHealthChecksCommand,
   ListResourceRecordSetsCommand,
@@ -16,6 +17,7 @@ import {
   type CreateHealthCheckCommandInput,
   type CreateHealthCheckCommandOutput,
   type GetHealthCheckCommandOutput,
+  type HealthCheckObservation,
   type GetHostedZoneCommandOutput,
   type HealthCheck,
   type ListHealthChecksCommandInput,
@@ -44,6 +46,8 @@ export interface Route53Api {
   ): Promise<ListResourceRecordSetsCommandOutput>;
   changeResourceRecordSets(input: ChangeResourceRecordSetsCommandInput): Promise<void>;
   getHealthCheck(id: string): Promise<GetHealthCheckCommandOutput>;
+  /** What each of Route 53's checkers last saw (1 call/s per account: never in a sweep). */
+  getHealthCheckStatus(id: string): Promise<HealthCheckObservation[]>;
   listHealthChecks(input: ListHealthChecksCommandInput): Promise<ListHealthChecksCommandOutput>;
   createHealthCheck(input: CreateHealthCheckCommandInput): Promise<CreateHealthCheckCommandOutput>;
   updateHealthCheck(input: UpdateHealthCheckCommandInput): Promise<UpdateHealthCheckCommandOutput>;
@@ -61,6 +65,8 @@ export function createRoute53Api(connection: AwsConnection): Route53Api {
     changeResourceRecordSets: async (input) =>
       void (await client.send(new ChangeResourceRecordSetsCommand(input))),
     getHealthCheck: (HealthCheckId) => client.send(new GetHealthCheckCommand({ HealthCheckId })),
+    getHealthCheckStatus: async (HealthCheckId) =>
+      (await client.send(new GetHealthCheckStatusCommand({ HealthCheckId }))).HealthCheckObservations ?? [],
     listHealthChecks: (input) => client.send(new ListHealthChecksCommand(input)),
     createHealthCheck: (input) => client.send(new CreateHealthCheckCommand(input)),
     updateHealthCheck: (input) => client.send(new UpdateHealthCheckCommand(input)),
