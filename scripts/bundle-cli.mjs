@@ -5,8 +5,9 @@
 // only its own code; each command's module keeps its path (dist/bundle/cli/commands/NAME.js).
 // Packages that are large and needed by few commands (the AWS SDK, fastify, prom-client) or
 // native (better-sqlite3) stay in node_modules and load from there when used.
+//   BUNDLE_METAFILE=meta.json node scripts/bundle-cli.mjs   also writes what each output holds
 import { build } from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -26,7 +27,9 @@ const commands = readdirSync(`${ROOT}src/cli/commands`)
   .map((file) => `${ROOT}src/cli/commands/${file}`);
 
 rmSync(OUT, { recursive: true, force: true });
-await build({
+const result = await build({
+  // What each output holds (for a closer look: https://esbuild.github.io/analyze/).
+  metafile: Boolean(process.env.BUNDLE_METAFILE),
   absWorkingDir: ROOT,
   entryPoints: [`${ROOT}src/cli/main.ts`, ...commands],
   outbase: `${ROOT}src`,
@@ -58,3 +61,4 @@ await build({
     },
   ],
 });
+if (process.env.BUNDLE_METAFILE) writeFileSync(process.env.BUNDLE_METAFILE, JSON.stringify(result.metafile));

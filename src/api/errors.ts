@@ -4,7 +4,7 @@
  * the API as in direct mode.
  */
 import type { FastifyError } from 'fastify';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { isUserError, type ExitCode } from '../core/errors.js';
 import { providerFailure } from '../core/provider-errors.js';
 import { storageFailure } from '../core/storage-errors.js';

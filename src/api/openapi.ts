@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 document, generated from the route declarations and their zod schemas. */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { RouteDefinition } from './routes/define.js';
 
 const errorSchema = z

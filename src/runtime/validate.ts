@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RUNTIME_NAME_PATTERN } from '../core/ids.js';
 import type { ReplicaHealthConfig, RuntimeKind } from './types.js';
 

@@ -1,5 +1,5 @@
 /** The berth.config.yaml schema: the environments berth can deploy to. Defaults are filled in environments.ts. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { matchRule, type FieldRule, type Path } from './diagnostics.js';
 import { checked, isHostName, mustBe, nullAs } from './schema-helpers.js';

@@ -2,7 +2,7 @@
  * Turning validation problems into Diagnostics: one per problem, each with a dotted path, a plain
  * message, a hint and (when a source is known) a line. Shared by berth.yaml and berth.config.yaml.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 
 import { closest } from './suggest.js';
 import type { Diagnostic } from './types.js';

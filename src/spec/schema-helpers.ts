@@ -1,5 +1,5 @@
 /** Small zod building blocks shared by the berth.yaml and berth.config.yaml schemas. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { describeValue, type PathSegment } from './diagnostics.js';
 

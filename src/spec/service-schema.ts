@@ -3,7 +3,7 @@
  * here (an environment override must be told apart from a default); normalize.ts merges and fills them.
  */
 import { parseArgsStringToArgv } from 'string-argv';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { SERVICE_NAME_PATTERN } from '../core/ids.js';
 import { matchRule, own, type FieldRule, type Path } from './diagnostics.js';

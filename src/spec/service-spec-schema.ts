@@ -4,7 +4,7 @@
  * diagnostic and path is resolved the same way as in direct mode). The same rules as berth.yaml,
  * stated for the normalized shape; the OpenAPI document is generated from this schema.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { SERVICE_NAME_PATTERN } from '../core/ids.js';
 import { MAX_DURATION_MS } from './duration.js';

@@ -4,7 +4,7 @@
  * OpenAPI document, so the three cannot disagree.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isFieldsDisagree } from '../../spec/fields-disagree.js';
 import { HttpError, zodDetails } from '../errors.js';
 import type { Access, Principal } from '../tokens.js';

@@ -1,5 +1,5 @@
 /** Environments, whoami, audit and tokens. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpError } from '../errors.js';
 import { authorize } from '../auth.js';
 import { ANY_ENV, roleIn } from '../tokens.js';

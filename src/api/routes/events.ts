@@ -1,5 +1,5 @@
 /** Operations with their steps, and events per environment, service and operation (JSON or SSE). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError } from '../../core/errors.js';
 import type { OperationOutcome } from '../../engine/engine.js';
 import type { EventQuery, OperationRecord, StateStore } from '../../state/store.js';

@@ -5,7 +5,7 @@
  * runtime (it masks them as it reads its files); on AWS berth never reads a secret's value, so a
  * task that prints its own secret puts it into CloudWatch Logs, and from there into this answer.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { MAX_LOG_LINES, serviceLogs } from '../../engine/logs.js';
 import { hideValuesInText, seesEnvValues } from '../redact.js';
 import type { ApiContext } from './context.js';

@@ -1,5 +1,5 @@
 /** Request and response schemas of the API routes (the ServiceSpec one is shared with spec/). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { serviceSpecSchema } from '../../spec/service-spec-schema.js';
 import { ROLES } from '../tokens.js';
 

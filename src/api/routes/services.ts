@@ -1,5 +1,5 @@
 /** Services: status, apply a spec (deploy), plan, delete, rollback, restore, cancel, history. */
-import { z } from 'zod';
+import * as z from 'zod';
 import { planDeploy } from '../../engine/plan.js';
 import type { EventRecord } from '../../state/store.js';
 import { assertMayChooseCode } from '../code-boundary.js';

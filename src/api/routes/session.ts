@@ -3,7 +3,7 @@
  * `berth dashboard`) or a pasted token is exchanged, by POST, for a session cookie. Tokens and
  * session ids never appear in a URL.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpError } from '../errors.js';
 import { requireCsrf, sessionCookie, sessionSetCookie, type SessionStore } from '../sessions.js';
 import type { ApiContext } from './context.js';

@@ -2,7 +2,7 @@
  * The incident timeline of an environment: berth's events and audit and the provider's record of
  * changes, with the same entries and Markdown as `berth timeline`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { buildTimeline, timelineMarkdown } from '../../engine/timeline.js';
 import type { ApiContext } from './context.js';
 import { defineRoute, type RouteDefinition } from './define.js';
