@@ -7,7 +7,7 @@
 // native (better-sqlite3) stay in node_modules and load from there when used.
 //   BUNDLE_METAFILE=meta.json node scripts/bundle-cli.mjs   also writes what each output holds
 import { build } from 'esbuild';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -51,6 +51,21 @@ const result = await build({
     js: "import { createRequire as __berthCreateRequire } from 'node:module'; const require = __berthCreateRequire(import.meta.url);",
   },
   plugins: [
+    {
+      // commander loads child_process (and with it net, dgram, ...) at once, about 10 ms, only to
+      // run executable subcommands, which berth has none of: load it if ever spawn is called.
+      name: 'commander-lazy-child-process',
+      setup(builder) {
+        builder.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, ({ path }) => {
+          const eager = "const childProcess = require('node:child_process');";
+          const source = readFileSync(path, 'utf8');
+          if (!source.includes(eager)) throw new Error(`${path} no longer has: ${eager}`);
+          const lazy =
+            "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };";
+          return { contents: source.replace(eager, lazy), loader: 'js' };
+        });
+      },
+    },
     {
       name: 'external-packages',
       setup(builder) {

@@ -6,7 +6,6 @@
  * request must go to 127.0.0.1 with the name kept in its Host header.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 
@@ -24,11 +23,12 @@ const loopback: LookupFunction = (_hostname, options, callback) => {
 };
 
 /** `fetch(url, init)`; for `*.localhost` URLs, the same over node:http to 127.0.0.1. */
-export function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+export async function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
   const target = new URL(url);
   if (!isLocalhostName(target.hostname)) return fetch(url, init);
+  // node:https (with tls) only for an https URL: most commands never need it.
+  const send = target.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
   return new Promise<Response>((resolve, reject) => {
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     const headers = Object.fromEntries(new Headers(init.headers).entries());
     const req = send(
       target,

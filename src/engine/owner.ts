@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -83,6 +83,10 @@ export function processStartTime(pid: number): string | null {
   if (stat) return stat.startTicks ? `${bootId()}${stat.startTicks}` : null;
   if (process.platform === 'win32' || process.platform === 'linux') return null;
   try {
+    // Required here, on the platforms that need it: child_process costs every command a few ms.
+    const { execFileSync } = createRequire(import.meta.url)(
+      'node:child_process',
+    ) as typeof import('node:child_process');
     const text = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],

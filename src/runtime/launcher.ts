@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../core/clock.js';
@@ -87,6 +86,8 @@ export async function ensureRuntime(
     if (again) return again;
     const logFd = openSync(paths.log, 'a');
     const logStart = fstatSync(logFd).size;
+    // Loaded only here: child_process (with net and dgram) costs every command a few ms otherwise.
+    const { spawn } = await import('node:child_process');
     const args = [join(PACKAGE_ROOT, 'bin', 'berth.js'), 'runtime', 'serve', '--data-dir', dataDir];
     const child = spawn(process.execPath, args, {
       detached: true,
