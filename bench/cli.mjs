@@ -2,6 +2,7 @@
 //   berth --version, berth --help         vs  node -e 0                    goal: at most 1.3x
 //   berth status --env local --direct     (runtime running, one service)   goal: at most 300 ms
 //   berth deploy examples/hello           vs  starting its 2 replicas by hand  goal: at most 2x
+//     (and where its time goes: before its operation's first step, the operation, after its last)
 //   the shell prompt hook, per prompt     (bash, `berth prompt --init bash`)   goal: at most 10 ms
 // Runs alternate (A B A B ...) and each ratio is the median of the pairwise ratios, so a
 // comparison holds while the machine's speed drifts. Quote medians; a noisy machine widens them.
@@ -120,12 +121,22 @@ async function main(dataDir) {
   const hand = [];
   const deploy = [];
   const ratios = [];
+  // Where a deploy's time goes, by the operation's own first and last step (wall clock times).
+  const before = [];
+  const operation = [];
+  const after = [];
   for (let run = 0; run < DEPLOY_RUNS; run++) {
     hand.push(await byHand(2));
+    const startedAt = Date.now();
     const started = performance.now();
     berth(['deploy', HELLO, '--env', 'local'], dataDir);
     deploy.push(performance.now() - started);
+    const endedAt = startedAt + deploy.at(-1);
     ratios.push(deploy.at(-1) / hand.at(-1));
+    const [op] = JSON.parse(berth(['history', 'hello', '--env', 'local', '--json'], dataDir)).operations;
+    before.push(Date.parse(op.startedAt) - startedAt);
+    operation.push(Date.parse(op.finishedAt) - Date.parse(op.startedAt));
+    after.push(endedAt - Date.parse(op.finishedAt));
     berth(['delete', 'hello', '--env', 'local', '--yes'], dataDir);
   }
   row('by hand: 2 x node server.js until both answer', ms(median(hand)), `(${DEPLOY_RUNS} runs)`);
@@ -134,6 +145,9 @@ async function main(dataDir) {
     ms(median(deploy)),
     `${median(ratios).toFixed(2)}x by hand   goal <= 2x`,
   );
+  row('  before its operation: node, loading, config, spec', ms(median(before)), '');
+  row('  the operation: its replicas start, health, route', ms(median(operation)), '');
+  row('  after it: output, closing, exit', ms(median(after)), '');
 
   promptHook(dataDir);
 }
