@@ -201,6 +201,48 @@ describe('ALB target registration delay (recorded DescribeTargetHealth)', () => 
   });
 });
 
+describe("one service's status: the load balancer's view of its targets", () => {
+  async function observe(targets: TargetHealthDescription[]) {
+    const apis = fakeApis({
+      tagging: {
+        getResources: async () => ({
+          ResourceTagMappingList: [{ ResourceARN: SERVICE_ARN, Tags: [] }],
+        }),
+      },
+      ecs: { describeServices: async () => runningService() },
+      elbv2: {
+        describeTargetGroups: async () => ({
+          TargetGroups: [{ TargetGroupArn: GROUP_ARN, HealthCheckPath: '/healthz' }],
+        }),
+        describeTargetHealth: async () => targets,
+      },
+    });
+    const driver = awsComputeDriver({
+      apis,
+      settings: awsSettings(env),
+      shared: async () => {
+        throw new Error('not needed');
+      },
+      pool: {} as never,
+    });
+    const [compute] = await driver.observeAll({ env: 'staging', service: 'web' });
+    return compute!.health;
+  }
+
+  it('is progressing while targets are initial, unhealthy while they fail, healthy once they serve', async () => {
+    expect(await observe([HEALTHY_A, CHECKING])).toEqual({
+      state: 'progressing',
+      detail:
+        '2/2 tasks running (rollout in_progress); targets: 1/2 healthy; 1 initial (Initial health checks in progress)',
+    });
+    expect((await observe([HEALTHY_A, NOT_FOUND_404]))?.state).toBe('unhealthy');
+    expect(await observe([HEALTHY_A, HEALTHY_B])).toEqual({
+      state: 'healthy',
+      detail: '2/2 tasks running (rollout in_progress); targets: 2/2 healthy',
+    });
+  });
+});
+
 describe('ALB deregistration delay (recorded DescribeTargetHealth after DeleteService)', () => {
   it('keeps the target group while its targets drain, saying so; removes it once they are gone', async () => {
     const calls: string[] = [];

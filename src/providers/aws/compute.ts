@@ -366,6 +366,31 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
   }
 
   /**
+   * A look at one service adds the load balancer's view (a per-item call a sweep leaves out): a
+   * service whose tasks all run serves only once its targets are healthy, so until then it is
+   * progressing (targets `initial`) or unhealthy (targets failing their checks), and says so.
+   */
+  async function withTargets(services: Service[], observed: ObservedResource[]): Promise<ObservedResource[]> {
+    return Promise.all(
+      observed.map(async (resource, index) => {
+        const service = services[index];
+        const groupArn = service?.loadBalancers?.[0]?.targetGroupArn;
+        const desired = service?.desiredCount ?? 0;
+        if (!groupArn || desired === 0 || resource.health?.state !== 'healthy') return resource;
+        const targets = await apis.elbv2.describeTargetHealth(groupArn).catch((error: unknown) => {
+          if (awsErrorName(error) === 'TargetGroupNotFoundException') return [];
+          throw error;
+        });
+        const picture = targetsPicture(targets, desired);
+        if (picture.registered === 0) return resource; // taken at ECS's word (see computeReadiness)
+        const failing = targets.some((target) => target.TargetHealth?.State === 'unhealthy');
+        const state = picture.healthy >= desired ? 'healthy' : failing ? 'unhealthy' : 'progressing';
+        return { ...resource, health: { state, detail: `${resource.health.detail}; ${picture.detail}` } };
+      }),
+    );
+  }
+
+  /**
    * Deregisters and deletes the task definitions berth registered for `service` that no other of
    * its ECS services (ACTIVE or DRAINING) still uses, so that a deleted service leaves nothing
    * tagged behind (the Resource Groups Tagging API lists task definitions, deregistered ones too).
@@ -740,7 +765,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
           (service) => service.status === 'ACTIVE' && inScope(ecsTags(service.tags), scope),
         );
         const unique = [...new Map(services.map((service) => [service.serviceArn, service])).values()];
-        return observedMany(unique);
+        return withTargets(unique, await observedMany(unique));
       }
       const candidates = await listServiceArns(scope.env, scope.service);
       const services = (await describeForSweep(candidates)).filter(
