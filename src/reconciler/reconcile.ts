@@ -32,6 +32,7 @@ import {
   RESOURCE_KINDS,
   type NewEvent,
   type OperationRecord,
+  type ServiceSweepState,
   type StateStore,
 } from '../state/store.js';
 
@@ -155,19 +156,23 @@ type Action =
 async function examine(
   deps: ReconcileDeps,
   service: string,
-  look: { minAt: number } | { given: Observation },
+  look: { minAt: number } | { given: Observation; state: ServiceSweepState | null },
 ): Promise<ReconcileResult | Action> {
   const { store, env } = deps;
-  const record = await store.getService(env.name, service);
+  // Detection passes what the sweep read of every service at once; a worker reads its one.
+  const sweep = 'given' in look ? look.state : undefined;
+  const record = sweep !== undefined ? (sweep?.record ?? null) : await store.getService(env.name, service);
   if (!record || record.status !== 'active') {
     deps.forget(service);
     return { outcome: 'gone', detail: `berth has no record of ${service}` };
   }
   const memory = deps.memory(service);
-  const active = await store.getActiveOperation(env.name, service);
-  const revision = record.currentRevision
-    ? await store.getRevision(env.name, service, record.currentRevision)
-    : null;
+  const active = sweep ? sweep.activeOperation : await store.getActiveOperation(env.name, service);
+  const revision = sweep
+    ? sweep.revision
+    : record.currentRevision
+      ? await store.getRevision(env.name, service, record.currentRevision)
+      : null;
   const policy = effectivePolicy(env, revision?.spec ?? null);
   if (active) {
     if (!interrupted(active, deps.now())) {
@@ -183,7 +188,7 @@ async function examine(
   }
   if (!revision) return { outcome: 'not-deployed', detail: `${service} has no deployed revision yet` };
 
-  const [latest] = await store.listOperations(env.name, service, 1);
+  const [latest] = sweep ? [sweep.latestOperation ?? undefined] : await store.listOperations(env.name, service, 1);
   const latestEnd = latest?.finishedAt ? Date.parse(latest.finishedAt) : 0;
   let observation: Observation;
   if ('given' in look) {
@@ -203,7 +208,7 @@ async function examine(
     return { outcome: 'busy', detail: `${after.kind} ${after.id} started`, requeueAfterMs: 0 };
   }
 
-  const inventory = await store.listResources(env.name, service);
+  const inventory = sweep ? sweep.resources : await store.listResources(env.name, service);
   const views = computeDrift(
     deps.provider,
     env,
@@ -309,14 +314,18 @@ export interface Detected {
  * another look) are returned for the workers. Orphans are examined here too.
  */
 export async function detect(deps: ReconcileDeps, observation: Observation): Promise<Detected[]> {
-  const records = await deps.store.listServices(deps.env.name);
-  const keys = new Set(records.filter((r) => r.status === 'active').map((r) => r.name));
+  // Everything the examination needs of every service, in one bulk read (a few store calls for
+  // the whole environment: on DynamoDB these count against the sweep's AWS calls).
+  const states = new Map(
+    (await deps.store.readEnvironment(deps.env.name)).map((state) => [state.record.name, state]),
+  );
+  const keys = new Set(states.keys());
   // Services berth no longer records but still remembers (deleted): let them be forgotten.
   for (const key of deps.remembered()) if (key !== ENVIRONMENT_KEY) keys.add(key);
   // In time slices: the API shares this event loop, and a synchronous store never yields by itself.
   const detected = await forEachSliced([...keys], DETECT_CONCURRENCY, async (key): Promise<Detected> => {
     try {
-      const decided = await examine(deps, key, { given: observation });
+      const decided = await examine(deps, key, { given: observation, state: states.get(key) ?? null });
       if ('action' in decided) return { key, result: null, workAfterMs: 0 };
       return { key, result: decided, workAfterMs: decided.requeueAfterMs ?? null };
     } catch (error) {
@@ -324,7 +333,7 @@ export async function detect(deps: ReconcileDeps, observation: Observation): Pro
       return { key, result: null, workAfterMs: null, error };
     }
   });
-  const orphans = await reconcileOrphans(deps, observation.at, observation);
+  const orphans = await reconcileOrphans(deps, observation.at, observation, new Set(states.keys()));
   return [...detected, { key: ENVIRONMENT_KEY, result: orphans, workAfterMs: null }];
 }
 
@@ -421,10 +430,11 @@ async function reconcileOrphans(
   deps: ReconcileDeps,
   addedAt: number,
   given?: Observation,
+  services?: Set<string>,
 ): Promise<ReconcileResult> {
   const { store, env } = deps;
   const observation = given ?? (await deps.observe(addedAt));
-  const known = new Set((await store.listServices(env.name)).map((record) => record.name));
+  const known = services ?? new Set((await store.listServices(env.name)).map((record) => record.name));
   const memory = deps.memory(ENVIRONMENT_KEY);
   const found = new Map<string, DriftItem & { service: string }>();
   for (const [service, kinds] of observation.data) {

@@ -156,6 +156,19 @@ export interface LeaseRecord {
 
 export type NewAudit = Omit<AuditRecord, 'id' | 'time'> & { time?: string };
 
+/** What the reconciler reads of one active service at every sweep (see `readEnvironment`). */
+export interface ServiceSweepState {
+  record: ServiceRecord;
+  /** The revision `record.currentRevision` names; null before the first deploy step records one. */
+  revision: RevisionRecord | null;
+  /** The newest operation of the service (what `listOperations(env, service, 1)` returns). */
+  latestOperation: OperationRecord | null;
+  /** Its pending or running operation (what `getActiveOperation` returns). */
+  activeOperation: OperationRecord | null;
+  /** Its inventory (what `listResources(env, service)` returns). */
+  resources: ResourceRecord[];
+}
+
 export interface EventQuery {
   env?: string;
   service?: string;
@@ -202,6 +215,13 @@ export interface StateStore {
   getService(env: string, name: string): Promise<ServiceRecord | null>;
   /** Active services only, sorted by name. */
   listServices(env: string): Promise<ServiceRecord[]>;
+  /**
+   * Every active service of `env` (sorted by name) with its current revision, newest and active
+   * operations and inventory, read in bulk: a few reads for the whole environment instead of a
+   * few per service, because the reconciler reads all of it at every sweep. Each part is what the
+   * per-service read would return at some moment during the call.
+   */
+  readEnvironment(env: string): Promise<ServiceSweepState[]>;
   /** Stores createdAt/updatedAt as given; the caller owns them. */
   putService(record: Omit<ServiceRecord, 'version'>, expectedVersion: number | null): Promise<ServiceRecord>;
   /**

@@ -2,6 +2,7 @@
  * The StateStore contract on DynamoDB (a real moto server), plus what only several stores on one
  * table can show: one lease holder and one active operation across control planes.
  */
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DynamoStateStore } from '../../src/state/dynamodb/store.js';
@@ -86,6 +87,50 @@ describe('DynamoStateStore', () => {
       expect(await stores[2]!.getActiveOperation(env, 'web')).toBeNull();
     } finally {
       for (const store of stores) await store.close();
+    }
+  });
+});
+
+describe('DynamoStateStore bulk read', () => {
+  it('reads the newest operation of a table written before the latest-operation item, once, and records it', async () => {
+    const store = await open();
+    const raw = DynamoDBDocumentClient.from(createDynamoClient(motoConnection(moto!, STAGING_ACCOUNT)));
+    try {
+      const env = `env-${Date.now().toString(36)}`;
+      await store.putService(
+        {
+          env,
+          name: 'web',
+          currentRevision: null,
+          lastHealthyRevision: null,
+          generation: 1,
+          status: 'active',
+          createdAt: '2030-01-01T00:00:00.000Z',
+          updatedAt: '2030-01-01T00:00:00.000Z',
+        },
+        null,
+      );
+      const op = await store.createOperation({
+        id: `op-${env}`,
+        env,
+        service: 'web',
+        kind: 'deploy',
+        status: 'pending',
+        revision: 1,
+        params: {},
+        steps: [],
+      });
+      // As an older berth left it: no latest-operation item.
+      await raw.send(new DeleteCommand({ TableName: TABLE, Key: { pk: `LATEST#${env}`, sk: 'web' } }));
+
+      const [web] = await store.readEnvironment(env);
+      expect(web?.latestOperation?.id).toBe(op.id);
+      expect(web?.activeOperation?.id).toBe(op.id);
+      const item = await raw.send(new GetCommand({ TableName: TABLE, Key: { pk: `LATEST#${env}`, sk: 'web' } }));
+      expect(item.Item).toMatchObject({ operationId: op.id });
+    } finally {
+      raw.destroy();
+      await store.close();
     }
   });
 });

@@ -455,6 +455,78 @@ export function describeStateStoreContract(
       });
     });
 
+    describe('bulk read of an environment', () => {
+      /** What the per-service reads say of every active service: readEnvironment must say the same. */
+      async function perService() {
+        return Promise.all(
+          (await store.listServices(env)).map(async (record) => ({
+            record,
+            revision: record.currentRevision
+              ? await store.getRevision(env, record.name, record.currentRevision)
+              : null,
+            latestOperation: (await store.listOperations(env, record.name, 1))[0] ?? null,
+            activeOperation: await store.getActiveOperation(env, record.name),
+            resources: await store.listResources(env, record.name),
+          })),
+        );
+      }
+
+      it('reads every active service with its revision, operations and inventory, as the per-service reads do', async () => {
+        // web: deployed twice (revision 2 current), its last operation finished; inventory.
+        await store.addRevision(revision(env, 'web'));
+        await store.addRevision({ ...revision(env, 'web'), spec: spec('web', { replicas: 2 }) });
+        await store.putService(service(env, 'web', { currentRevision: 2, lastHealthyRevision: 2 }), null);
+        const first = await store.createOperation(operation(env, 'web'));
+        const claimed = (await store.claimOperation(first.id, 'runner', 60_000, Date.now()))!;
+        await store.saveOperation(
+          { ...claimed, status: 'succeeded', finishedAt: new Date().toISOString() },
+          60_000,
+          Date.now(),
+        );
+        await nextMillisecond();
+        const second = await store.createOperation(operation(env, 'web', { kind: 'repair' }));
+        const running = (await store.claimOperation(second.id, 'runner', 60_000, Date.now()))!;
+        await store.saveOperation(
+          { ...running, status: 'failed', error: 'boom', finishedAt: new Date().toISOString() },
+          60_000,
+          Date.now(),
+        );
+        await store.putResource(resource(env, 'web', 'compute', 'web-1'));
+        await store.putResource(resource(env, 'web', 'dns', 'web.example'));
+        // api: a deploy under way (active), no revision yet.
+        await store.putService(service(env, 'api'), null);
+        await store.createOperation(operation(env, 'api'));
+        // old: deleted; worker: never operated on; and another environment's service.
+        await store.addRevision(revision(env, 'old'));
+        await store.putService(service(env, 'old', { currentRevision: 1, status: 'deleted' }), null);
+        await store.putResource(resource(env, 'old', 'compute', 'old-1'));
+        await store.putService(service(env, 'worker'), null);
+        await store.putService(service(other, 'web'), null);
+        await store.createOperation(operation(other, 'web'));
+
+        const bulk = await store.readEnvironment(env);
+        expect(bulk.map((state) => state.record.name)).toEqual(['api', 'web', 'worker']);
+        expect(bulk).toEqual(await perService());
+        const web = bulk[1]!;
+        expect(web.revision?.spec.replicas).toBe(2);
+        expect(web.latestOperation).toMatchObject({ id: second.id, status: 'failed', error: 'boom' });
+        expect(web.activeOperation).toBeNull();
+        expect(web.resources.map((r) => r.providerId)).toEqual(['web-1', 'web.example']);
+        expect(bulk[0]!.activeOperation).toMatchObject({ status: 'pending', service: 'api' });
+        expect(bulk[0]!.latestOperation).toEqual(bulk[0]!.activeOperation);
+
+        // A second read (a store may keep what never changes) still sees what changed since.
+        const third = await store.createOperation(operation(env, 'web'));
+        await store.addRevision(revision(env, 'web'));
+        await store.putService(service(env, 'web', { currentRevision: 3 }), 1);
+        const again = await store.readEnvironment(env);
+        expect(again).toEqual(await perService());
+        expect(again[1]!.activeOperation?.id).toBe(third.id);
+        expect(again[1]!.revision?.number).toBe(3);
+        expect(await store.readEnvironment(uniqueName('env'))).toEqual([]);
+      });
+    });
+
     describe('events', () => {
       it('appends with increasing seq and server time, and lists in order', async () => {
         const before = Date.now();

@@ -12,6 +12,7 @@
  * | operation           | `OP#<id>`                   | `OP`                   |
  * | operation index     | `OPS#<env>`                 | `<createdAt>#<id>`     |
  * | active-operation    | `ACTIVE#<env>#<service>`    | `ACTIVE`               |
+ * | latest operation    | `LATEST#<env>`              | `<service>`            |
  * | resource            | `RES#<env>`                 | `<service>#<kind>#<providerId>` |
  * | event / audit       | `EVENTS#<env>` / `AUDIT#<env>` | seq / id, 15 digits |
  * | seq counters        | `SEQ#events` / `SEQ#audit`  | `SEQ`                  |
@@ -22,6 +23,8 @@
  * - "one active operation per service" is the active-operation item, written with
  *   `attribute_not_exists` in the same TransactWriteItems as the operation, and deleted in the
  *   same transaction as the save that finishes it;
+ * - the latest-operation item names each service's newest operation (written with it), so that
+ *   the reconciler's sweep reads every service's in one query (readEnvironment);
  * - event and audit numbers come from a counter advanced by compare-and-swap in the same
  *   transaction as the item, so numbers are gapless and an item is visible no later than every
  *   smaller number: a reader resuming `afterSeq` never skips one that appears later.
@@ -65,6 +68,7 @@ import {
   type ResourceRecord,
   type RevisionRecord,
   type ServiceRecord,
+  type ServiceSweepState,
   type StateStore,
   type StepRecord,
 } from '../store.js';
@@ -80,6 +84,7 @@ import {
   serviceFields,
   type NewOperation,
 } from '../shared/records.js';
+import { assembleSweepStates } from '../shared/sweep.js';
 import { createDynamoClient, tableExists } from './table.js';
 
 export interface DynamoStateStoreOptions {
@@ -109,7 +114,22 @@ const AUDIT: NumberedLog = { counter: 'audit', partition: 'AUDIT', itemType: 'au
 /** TransactWriteItems takes at most 100 actions. */
 const TRANSACT_LIMIT = 100;
 
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_LIMIT = 100;
+
+/** Batch reads of one bulk read in flight at once. */
+const BATCH_GET_CONCURRENCY = 4;
+
+/**
+ * Revisions and finished operations never change once written, so the sweep keeps the ones it
+ * read and reads each only once per process; this many of each at most (the oldest used go).
+ */
+const IMMUTABLE_CACHE_SIZE = 20_000;
+
 export class DynamoStateStore implements StateStore {
+  private readonly revisionCache = new LruCache<RevisionRecord>(IMMUTABLE_CACHE_SIZE);
+  private readonly finishedCache = new LruCache<OperationRecord>(IMMUTABLE_CACHE_SIZE);
+
   private constructor(
     private readonly raw: DynamoDBClient,
     private readonly doc: DynamoDBDocumentClient,
@@ -143,6 +163,85 @@ export class DynamoStateStore implements StateStore {
       ExpressionAttributeValues: { ':pk': `ENV#${env}`, ':svc': 'SVC#' },
     });
     return items.map(toService).filter((service) => service.status === 'active');
+  }
+
+  /**
+   * Three queries of the environment's partitions (services, latest operations, inventory; a page
+   * per MB), then batch reads (100 keys each) of only what this process has not read before:
+   * revisions, and operations not yet finished (finished ones and revisions never change).
+   */
+  async readEnvironment(env: string): Promise<ServiceSweepState[]> {
+    const [serviceItems, latestItems, resourceItems] = await Promise.all([
+      this.query({
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :svc)',
+        ExpressionAttributeValues: { ':pk': `ENV#${env}`, ':svc': 'SVC#' },
+      }),
+      this.query({
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': latestPartition(env) },
+      }),
+      this.query({
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `RES#${env}` },
+      }),
+    ]);
+    const services = serviceItems
+      .map(toService)
+      .filter((service) => service.status === 'active')
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const active = new Set(services.map((service) => service.name));
+    const latestIds = new Map<string, string>();
+    for (const item of latestItems) {
+      if (active.has(String(item.sk))) latestIds.set(String(item.sk), String(item.operationId));
+    }
+
+    const revisionKeys = services
+      .filter((service) => service.currentRevision !== null)
+      .map((service) => ({ pk: `REV#${env}#${service.name}`, sk: pad(service.currentRevision!, 10) }));
+    const revisions = await this.cachedBatchGet(this.revisionCache, revisionKeys, toRevision, () => true);
+    const operations = await this.cachedBatchGet(
+      this.finishedCache,
+      [...latestIds.values()].map(operationKey),
+      toOperation,
+      (op) => isTerminal(op.status) && op.finishedAt !== null,
+    );
+    const latest: OperationRecord[] = [];
+    for (const [service, id] of latestIds) {
+      const operation = operations.get(operationKey(id).pk);
+      if (operation) latest.push(operation);
+      else latestIds.delete(service);
+    }
+    // Services whose operations predate the latest-operation item: read as before, once, and
+    // record it (only where there still is none: a newer operation's own item wins).
+    await forEachLimited(
+      services.filter((service) => !latestIds.has(service.name)),
+      BATCH_GET_CONCURRENCY,
+      async (service) => {
+        const [operation] = await this.listOperations(env, service.name, 1);
+        if (!operation) return;
+        latest.push(operation);
+        await this.doc
+          .send(
+            new PutCommand({
+              TableName: this.table,
+              Item: latestItem(operation),
+              ConditionExpression: 'attribute_not_exists(pk)',
+            }),
+          )
+          .catch((error: unknown) => {
+            if (!(error instanceof ConditionalCheckFailedException)) throw error;
+          });
+      },
+    );
+    // berth creates every operation pending, one active at a time per service: an active
+    // operation is its service's newest.
+    return assembleSweepStates(
+      services,
+      [...revisions.values()],
+      latest,
+      latest.filter((op) => !isTerminal(op.status)),
+      resourceItems.map(toResource),
+    );
   }
 
   async putService(
@@ -271,6 +370,7 @@ export class DynamoStateStore implements StateStore {
                 },
               },
             },
+            { Put: { TableName: this.table, Item: latestItem(record) } },
             ...(active
               ? [
                   {
@@ -596,6 +696,42 @@ export class DynamoStateStore implements StateStore {
     return (out.Item as Item | undefined) ?? null;
   }
 
+  /**
+   * The records at `keys` (by their `pk`), from `cache` where it has them, else by consistent
+   * BatchGetItem (100 keys a call, a few calls at once); those `keep` accepts are cached.
+   */
+  private async cachedBatchGet<T>(
+    cache: LruCache<T>,
+    keys: Key[],
+    convert: (item: Item) => T,
+    keep: (record: T) => boolean,
+  ): Promise<Map<string, T>> {
+    const found = new Map<string, T>();
+    const missing: Key[] = [];
+    for (const key of keys) {
+      const cached = cache.get(`${key.pk}|${key.sk}`);
+      if (cached) found.set(key.pk, cached);
+      else missing.push(key);
+    }
+    const batches: Key[][] = [];
+    for (let i = 0; i < missing.length; i += BATCH_GET_LIMIT) batches.push(missing.slice(i, i + BATCH_GET_LIMIT));
+    await forEachLimited(batches, BATCH_GET_CONCURRENCY, async (batch) => {
+      let pending: Item[] | undefined = batch;
+      while (pending && pending.length > 0) {
+        const out = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.table] ?? []) {
+          const record = convert(item);
+          found.set(String(item.pk), record);
+          if (keep(record)) cache.set(`${String(item.pk)}|${String(item.sk)}`, record);
+        }
+        pending = out.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined;
+      }
+    });
+    return found;
+  }
+
   /** Every item a query matches (all pages, consistent), or the first `max` of them. */
   private async query(input: Omit<QueryCommandInput, 'TableName'>, max = Infinity): Promise<Item[]> {
     return allPages(
@@ -799,6 +935,38 @@ async function jitter(attempt: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 5 * (attempt + 1))));
 }
 
+/** Runs `work` on every item, at most `width` at a time. */
+async function forEachLimited<T>(items: T[], width: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
+
+/** A map that keeps at most `size` entries, dropping the least recently used. */
+class LruCache<T> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(private readonly size: number) {}
+
+  get(key: string): T | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: string, value: T): void {
+    this.entries.delete(key);
+    this.entries.set(key, value);
+    if (this.entries.size > this.size) this.entries.delete(this.entries.keys().next().value!);
+  }
+}
+
 /** The number limit of a listing: normalizeLimit, or no limit at all. */
 function maxCount(limit: number | undefined): number {
   return limit === undefined ? Infinity : normalizeLimit(limit);
@@ -818,6 +986,21 @@ function operationKey(id: string): Key {
 
 function activeKey(env: string, service: string): Key {
   return { pk: `ACTIVE#${env}#${service}`, sk: 'ACTIVE' };
+}
+
+function latestPartition(env: string): string {
+  return `LATEST#${env}`;
+}
+
+/** The latest-operation item of `record`'s service: which operation is its newest. */
+function latestItem(record: OperationRecord): Item {
+  return {
+    pk: latestPartition(record.env),
+    sk: record.service,
+    itemType: 'latest-operation',
+    operationId: record.id,
+    createdAt: record.createdAt,
+  };
 }
 
 function leaseKey(name: string): Key {

@@ -19,6 +19,7 @@ import {
   type ResourceRecord,
   type RevisionRecord,
   type ServiceRecord,
+  type ServiceSweepState,
   type StateStore,
   type StepRecord,
 } from '../store.js';
@@ -34,6 +35,7 @@ import {
   serviceFields,
   type NewOperation,
 } from '../shared/records.js';
+import { assembleSweepStates } from '../shared/sweep.js';
 import { migrate } from './migrations.js';
 
 /** Where the SQLite state lives inside a data dir. */
@@ -109,6 +111,40 @@ export class SqliteStateStore implements StateStore {
       env,
     ) as ServiceRow[];
     return rows.map(toService);
+  }
+
+  async readEnvironment(env: string): Promise<ServiceSweepState[]> {
+    // One read transaction: every part is of the same moment.
+    return this.db.transaction(() => {
+      const services = this.stmt(
+        "SELECT * FROM services WHERE env = ? AND status = 'active' ORDER BY name",
+      ).all(env) as ServiceRow[];
+      const revisions = this.stmt(
+        `SELECT r.* FROM services s JOIN revisions r
+           ON r.env = s.env AND r.service = s.name AND r.number = s.current_revision
+         WHERE s.env = ? AND s.status = 'active'`,
+      ).all(env) as RevisionRow[];
+      // The newest operation of each service, found through operations_by_service per service.
+      const latest = this.stmt(
+        `SELECT o.* FROM services s JOIN operations o ON o.rowid = (
+           SELECT rowid FROM operations WHERE env = s.env AND service = s.name
+           ORDER BY created_at DESC, rowid DESC LIMIT 1)
+         WHERE s.env = ? AND s.status = 'active'`,
+      ).all(env) as OperationRow[];
+      const active = this.stmt(`SELECT * FROM operations WHERE env = ? AND ${ACTIVE_STATUS}`).all(
+        env,
+      ) as OperationRow[];
+      const resources = this.stmt(
+        'SELECT * FROM resources WHERE env = ? ORDER BY service, kind, provider_id',
+      ).all(env) as ResourceRow[];
+      return assembleSweepStates(
+        services.map(toService),
+        revisions.map(toRevision),
+        latest.map(toOperation),
+        active.map(toOperation),
+        resources.map(toResource),
+      );
+    })();
   }
 
   async putService(
