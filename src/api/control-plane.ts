@@ -367,6 +367,6 @@ export class ControlPlane {
 
 /** The newest event seq of a service (0 when it has none). */
 export async function lastSeq(store: StateStore, env: string, service: string): Promise<number> {
-  const events = await store.listEvents({ env, service });
-  return events.at(-1)?.seq ?? 0;
+  const [newest] = await store.listEvents({ env, service, limit: 1, newest: true });
+  return newest?.seq ?? 0;
 }

@@ -46,7 +46,7 @@ export async function serviceEvents(
   service: string,
   limit: number,
 ): Promise<EventRecord[]> {
-  const all = await store.listEvents({ env, service });
-  if (all.length === 0 && !(await store.getService(env, service))) await unknownService(store, env, service);
-  return all.slice(-limit);
+  const events = await store.listEvents({ env, service, limit, newest: true });
+  if (events.length === 0 && !(await store.getService(env, service))) await unknownService(store, env, service);
+  return events;
 }

@@ -178,6 +178,11 @@ export interface EventQuery {
   since?: string;
   until?: string;
   limit?: number;
+  /**
+   * With `limit`: keep the newest N (highest seq) instead of the first N, still listed oldest
+   * first; the store reads only those, not every event before them.
+   */
+  newest?: boolean;
 }
 
 export interface AuditQuery {
@@ -274,7 +279,7 @@ export interface StateStore {
   // events and audit
   /** `time` defaults to the store's clock. */
   appendEvent(event: NewEvent): Promise<EventRecord>;
-  /** Oldest first (ascending seq); filters are ANDed; `limit` keeps the first N. */
+  /** Oldest first (ascending seq); filters are ANDed; `limit` keeps the first N (`newest`: the last N). */
   listEvents(query: EventQuery): Promise<EventRecord[]>;
   appendAudit(entry: NewAudit): Promise<AuditRecord>;
   /** Oldest first (ascending id); since/until inclusive. */

@@ -551,6 +551,18 @@ export function describeStateStoreContract(
         expect(await store.listEvents({ env, limit: 2 })).toEqual(all.slice(0, 2));
       });
 
+      it('lists the newest N, oldest first, with every filter', async () => {
+        const all = [];
+        for (let i = 0; i < 6; i++) all.push(await store.appendEvent(event(env, i % 2 ? 'api' : 'web', `e${i}`)));
+        await store.appendEvent(event(other, 'web', 'x'));
+        expect(await store.listEvents({ env, limit: 2, newest: true })).toEqual(all.slice(4));
+        expect(await store.listEvents({ env, limit: 10, newest: true })).toEqual(all);
+        expect(await store.listEvents({ env, service: 'web', limit: 2, newest: true })).toEqual([all[2], all[4]]);
+        expect(await store.listEvents({ env, afterSeq: all[3]!.seq, limit: 5, newest: true })).toEqual(all.slice(4));
+        expect(await store.listEvents({ env, limit: 0, newest: true })).toEqual([]);
+        expect(await store.listEvents({ env, newest: true })).toEqual(all);
+      });
+
       it('filters by environment, service and operation', async () => {
         const web = await store.appendEvent(event(env, 'web', 'w', { operationId: 'op-1' }));
         const api = await store.appendEvent(event(env, 'api', 'a', { operationId: 'op-2' }));

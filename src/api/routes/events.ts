@@ -58,8 +58,7 @@ async function outcomeOf(
 
 export function eventRoutes({ plane, streams }: ApiContext): RouteDefinition[] {
   const list = async (store: StateStore, query: EventQuery, options: { after?: number; limit: number }) => {
-    const events = await store.listEvents({ ...query, afterSeq: options.after });
-    return events.slice(-options.limit);
+    return store.listEvents({ ...query, afterSeq: options.after, limit: options.limit, newest: true });
   };
   return [
     defineRoute({
@@ -76,7 +75,9 @@ export function eventRoutes({ plane, streams }: ApiContext): RouteDefinition[] {
         if (!wantsStream(request, query.follow))
           return list(store, base, { after: query.after, limit: query.limit });
         const cursor =
-          requestedCursor(request, query.after) ?? (await store.listEvents(base)).at(-1)?.seq ?? 0;
+          requestedCursor(request, query.after) ??
+          (await store.listEvents({ ...base, limit: 1, newest: true })).at(-1)?.seq ??
+          0;
         await streamEvents(request, reply, { store, bus: plane.bus, streams, query: base, cursor });
         return reply;
       },

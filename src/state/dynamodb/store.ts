@@ -614,7 +614,7 @@ export class DynamoStateStore implements StateStore {
       .add('operationId', '=', operationId)
       .add('time', '>=', since)
       .add('time', '<=', until);
-    const items = await this.listNumbered(EVENTS, env, filter, afterSeq, max);
+    const items = await this.listNumbered(EVENTS, env, filter, afterSeq, max, query.newest === true);
     return items.map(toEvent);
   }
 
@@ -801,8 +801,9 @@ export class DynamoStateStore implements StateStore {
 
   /**
    * The items of `log` that `filter` passes, numbered above `after` when given, ascending, the
-   * first `max` of them: a query of the environment's partition, or, for every environment, a
-   * scan (rare: timelines over every environment; `after` is then added to `filter`).
+   * first `max` of them (`newest`: the last `max`): a query of the environment's partition (read
+   * backwards for the newest, so only those pages are read), or, for every environment, a scan
+   * (rare: timelines over every environment; `after` is then added to `filter`).
    */
   private async listNumbered(
     log: NumberedLog,
@@ -810,10 +811,13 @@ export class DynamoStateStore implements StateStore {
     filter: Filter,
     after: number | undefined,
     max: number,
+    newest = false,
   ): Promise<Item[]> {
+    const fromEnd = newest && max !== Infinity;
     if (env !== undefined) {
       const items = await this.query(
         {
+          ...(fromEnd ? { ScanIndexForward: false } : {}),
           KeyConditionExpression: after !== undefined ? 'pk = :pk AND sk > :after' : 'pk = :pk',
           ...filter.forQuery(),
           ExpressionAttributeValues: {
@@ -826,12 +830,13 @@ export class DynamoStateStore implements StateStore {
         },
         max,
       );
-      return items.slice(0, max);
+      return fromEnd ? items.slice(0, max).reverse() : items.slice(0, max);
     }
     if (after !== undefined) filter.add(log.numberField, '>', after);
     const items = await this.scan(log.itemType, filter);
     const number = (item: Item) => Number(item[log.numberField]);
-    return items.sort((a, b) => number(a) - number(b)).slice(0, max);
+    const sorted = items.sort((a, b) => number(a) - number(b));
+    return fromEnd ? sorted.slice(Math.max(0, sorted.length - max)) : sorted.slice(0, max);
   }
 
   private async batchDelete(keys: Item[]): Promise<void> {

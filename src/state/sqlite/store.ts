@@ -385,7 +385,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   async listEvents(query: EventQuery): Promise<EventRecord[]> {
-    const { env, service, operationId, afterSeq, since, until, limit } = normalizeTimeBounds(query);
+    const { env, service, operationId, afterSeq, since, until, limit, newest } = normalizeTimeBounds(query);
     const where: Condition[] = [
       ['env = ?', env],
       ['service = ?', service],
@@ -394,6 +394,10 @@ export class SqliteStateStore implements StateStore {
       ['time >= ?', since],
       ['time <= ?', until],
     ];
+    // The newest N: read backwards through the index, N rows, and put them in order.
+    if (newest && limit !== undefined) {
+      return this.select<EventRow>('events', where, 'seq DESC', limit).reverse().map(toEvent);
+    }
     return this.select<EventRow>('events', where, 'seq', limit).map(toEvent);
   }
 
