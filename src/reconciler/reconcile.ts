@@ -23,6 +23,7 @@ import {
   type EnvironmentObservation,
   type ResourceView,
 } from '../engine/drift.js';
+import { generationOf } from '../engine/deploy-steps.js';
 import { ownerMayBeAlive } from '../engine/owner.js';
 import { describeDrift, driftItems, type DriftItem } from '../engine/repair.js';
 import type { Provider } from '../providers/provider.js';
@@ -188,7 +189,9 @@ async function examine(
   }
   if (!revision) return { outcome: 'not-deployed', detail: `${service} has no deployed revision yet` };
 
-  const [latest] = sweep ? [sweep.latestOperation ?? undefined] : await store.listOperations(env.name, service, 1);
+  const [latest] = sweep
+    ? [sweep.latestOperation ?? undefined]
+    : await store.listOperations(env.name, service, 1);
   const latestEnd = latest?.finishedAt ? Date.parse(latest.finishedAt) : 0;
   let observation: Observation;
   if ('given' in look) {
@@ -208,15 +211,14 @@ async function examine(
     return { outcome: 'busy', detail: `${after.kind} ${after.id} started`, requeueAfterMs: 0 };
   }
 
-  const inventory = sweep ? sweep.resources : await store.listResources(env.name, service);
-  const views = computeDrift(
-    deps.provider,
-    env,
-    revision.spec,
-    record.generation,
-    observation.data.get(service) ?? emptyObservation(),
-    inventory,
-  );
+  const observed = observation.data.get(service) ?? emptyObservation();
+  // Drift needs the inventory only to find the compute serving when none of the record's
+  // generation is observed: a sweep reads it for those services alone.
+  const inventory =
+    sweep && observed.compute.some((compute) => generationOf(compute) === record.generation)
+      ? []
+      : await store.listResources(env.name, service);
+  const views = computeDrift(deps.provider, env, revision.spec, record.generation, observed, inventory);
   const drifted = views.filter((view) => view.state !== 'ok');
   const actionable = drifted.filter((view) => view.state !== 'unhealthy');
   await remember(deps, service, memory, drifted, policy, observation.at);

@@ -165,8 +165,6 @@ export interface ServiceSweepState {
   latestOperation: OperationRecord | null;
   /** Its pending or running operation (what `getActiveOperation` returns). */
   activeOperation: OperationRecord | null;
-  /** Its inventory (what `listResources(env, service)` returns). */
-  resources: ResourceRecord[];
 }
 
 export interface EventQuery {
@@ -221,10 +219,14 @@ export interface StateStore {
   /** Active services only, sorted by name. */
   listServices(env: string): Promise<ServiceRecord[]>;
   /**
-   * Every active service of `env` (sorted by name) with its current revision, newest and active
-   * operations and inventory, read in bulk: a few reads for the whole environment instead of a
-   * few per service, because the reconciler reads all of it at every sweep. Each part is what the
-   * per-service read would return at some moment during the call.
+   * Every active service of `env` (sorted by name) with its current revision and its newest and
+   * active operations, read in bulk: a few reads for the whole environment instead of a few per
+   * service, because the reconciler reads all of it at every sweep. Each part is what the
+   * per-service read would return at some moment during the call, except that a store may keep a
+   * record it read before while the service's newest operation is the same finished one (berth
+   * changes a record only within an operation): DynamoDB does so between full reads, so a record
+   * written outside an operation is seen within five minutes. (Inventory is left out: a sweep
+   * needs it only for a service whose compute it cannot find, and reads that one's.)
    */
   readEnvironment(env: string): Promise<ServiceSweepState[]>;
   /** Stores createdAt/updatedAt as given; the caller owns them. */

@@ -126,10 +126,137 @@ describe('DynamoStateStore bulk read', () => {
       const [web] = await store.readEnvironment(env);
       expect(web?.latestOperation?.id).toBe(op.id);
       expect(web?.activeOperation?.id).toBe(op.id);
-      const item = await raw.send(new GetCommand({ TableName: TABLE, Key: { pk: `LATEST#${env}`, sk: 'web' } }));
+      const item = await raw.send(
+        new GetCommand({ TableName: TABLE, Key: { pk: `LATEST#${env}`, sk: 'web' } }),
+      );
       expect(item.Item).toMatchObject({ operationId: op.id });
     } finally {
       raw.destroy();
+      await store.close();
+    }
+  });
+});
+
+describe('DynamoStateStore bulk read, again', () => {
+  it('reads again only the services whose newest operation changed: one query when nothing did', async () => {
+    const calls: string[] = [];
+    const connection = motoConnection(moto!, STAGING_ACCOUNT);
+    const store = await DynamoStateStore.open({
+      table: TABLE,
+      connection: {
+        ...connection,
+        customize: (stack, service) => {
+          connection.customize?.(stack, service);
+          stack.add(
+            (next, context) => (args) => {
+              calls.push(String(context.commandName));
+              return next(args);
+            },
+            { step: 'build', name: 'countCalls' },
+          );
+        },
+      },
+    });
+    try {
+      const env = `env-${Date.now().toString(36)}`;
+      let operations = 0;
+      const deploy = async (name: string, revisionNumber: number) => {
+        const op = await store.createOperation({
+          id: `op-${env}-${(operations += 1)}`,
+          env,
+          service: name,
+          kind: 'deploy',
+          status: 'pending',
+          revision: revisionNumber,
+          params: {},
+          steps: [],
+        });
+        const claimed = (await store.claimOperation(op.id, 'runner', 60_000, Date.now()))!;
+        const current = await store.getService(env, name);
+        await store.putService(
+          {
+            env,
+            name,
+            currentRevision: revisionNumber,
+            lastHealthyRevision: revisionNumber,
+            generation: revisionNumber,
+            status: 'active',
+            createdAt: '2030-01-01T00:00:00.000Z',
+            updatedAt: '2030-01-01T00:00:00.000Z',
+          },
+          current?.version ?? null,
+        );
+        await store.saveOperation(
+          { ...claimed, status: 'succeeded', finishedAt: new Date().toISOString() },
+          60_000,
+          Date.now(),
+        );
+      };
+      for (const name of ['a', 'b', 'c']) {
+        await store.addRevision({
+          env,
+          service: name,
+          spec: { name } as never,
+          specHash: 'h',
+          origin: { kind: 'deploy' },
+        });
+        await deploy(name, 1);
+      }
+      const first = await store.readEnvironment(env);
+      expect(first.map((s) => [s.record.name, s.record.generation])).toEqual([
+        ['a', 1],
+        ['b', 1],
+        ['c', 1],
+      ]);
+
+      calls.length = 0;
+      expect(await store.readEnvironment(env)).toEqual(first);
+      expect(calls).toEqual(['QueryCommand']);
+
+      // b is deployed again (by this or another control plane): only b is read again.
+      await store.addRevision({
+        env,
+        service: 'b',
+        spec: { name: 'b' } as never,
+        specHash: 'h2',
+        origin: { kind: 'deploy' },
+      });
+      await deploy('b', 2);
+      calls.length = 0;
+      const again = await store.readEnvironment(env);
+      expect(again.map((s) => [s.record.name, s.record.generation, s.revision?.number])).toEqual([
+        ['a', 1, 1],
+        ['b', 2, 2],
+        ['c', 1, 1],
+      ]);
+      expect(calls.sort()).toEqual([
+        'BatchGetItemCommand',
+        'BatchGetItemCommand',
+        'BatchGetItemCommand',
+        'QueryCommand',
+      ]);
+
+      // c is deleted (within its delete operation, as berth deletes): gone from the next read.
+      const removal = await store.createOperation({
+        id: `op-${env}-delete-c`,
+        env,
+        service: 'c',
+        kind: 'delete',
+        status: 'pending',
+        revision: null,
+        params: {},
+        steps: [],
+      });
+      const removing = (await store.claimOperation(removal.id, 'runner', 60_000, Date.now()))!;
+      await store.deleteService(env, 'c', (await store.getService(env, 'c'))!.version);
+      await store.saveOperation(
+        { ...removing, status: 'succeeded', finishedAt: new Date().toISOString() },
+        60_000,
+        Date.now(),
+      );
+      const later = await store.readEnvironment(env);
+      expect(later.map((s) => s.record.name)).toEqual(['a', 'b']);
+    } finally {
       await store.close();
     }
   });

@@ -114,6 +114,23 @@ const AUDIT: NumberedLog = { counter: 'audit', partition: 'AUDIT', itemType: 'au
 /** TransactWriteItems takes at most 100 actions. */
 const TRANSACT_LIMIT = 100;
 
+/** How often readEnvironment reads every service record of an environment, not only changed ones. */
+const FULL_READ_MS = 5 * 60_000;
+
+/** What readEnvironment read of one environment, to read only what changed next time. */
+interface EnvironmentRead {
+  fullAt: number;
+  /** By service, those read since the last full read (and those it found no active record of). */
+  seen: Map<string, SeenService>;
+}
+
+interface SeenService {
+  /** The service's latest-operation item then (operation id and status), if any. */
+  latestKey: string | null;
+  /** What readEnvironment returned of it; null when it had no active record. */
+  state: ServiceSweepState | null;
+}
+
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_LIMIT = 100;
 
@@ -129,6 +146,8 @@ const IMMUTABLE_CACHE_SIZE = 20_000;
 export class DynamoStateStore implements StateStore {
   private readonly revisionCache = new LruCache<RevisionRecord>(IMMUTABLE_CACHE_SIZE);
   private readonly finishedCache = new LruCache<OperationRecord>(IMMUTABLE_CACHE_SIZE);
+  /** What the last readEnvironment of each environment read (see there). */
+  private readonly sweeps = new Map<string, EnvironmentRead>();
 
   private constructor(
     private readonly raw: DynamoDBClient,
@@ -166,82 +185,126 @@ export class DynamoStateStore implements StateStore {
   }
 
   /**
-   * Three queries of the environment's partitions (services, latest operations, inventory; a page
-   * per MB), then batch reads (100 keys each) of only what this process has not read before:
-   * revisions, and operations not yet finished (finished ones and revisions never change).
+   * What it reads depends on what it read before (kept per environment in this store object):
+   * - the latest-operation items of the environment, one query (about 100 bytes a service): each
+   *   names the service's newest operation and its status, and changes whenever an operation
+   *   starts or finishes, which is when berth changes a service's record;
+   * - the service records (the environment's partition) in full the first time and every
+   *   FULL_READ_MS (records written outside an operation, or by an older berth that kept no
+   *   latest-operation item, are seen by then); in between, batch reads of only the services
+   *   whose newest operation changed or is still running;
+   * - revisions and finished operations only once (they never change), running ones every time.
    */
   async readEnvironment(env: string): Promise<ServiceSweepState[]> {
-    const [serviceItems, latestItems, resourceItems] = await Promise.all([
-      this.query({
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :svc)',
-        ExpressionAttributeValues: { ':pk': `ENV#${env}`, ':svc': 'SVC#' },
-      }),
-      this.query({
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': latestPartition(env) },
-      }),
-      this.query({
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `RES#${env}` },
-      }),
-    ]);
-    const services = serviceItems
-      .map(toService)
-      .filter((service) => service.status === 'active')
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const active = new Set(services.map((service) => service.name));
+    const previous = this.sweeps.get(env);
+    const now = this.clock.now();
+    const full = !previous || now - previous.fullAt >= FULL_READ_MS;
+    const latestKeys = new Map<string, string>();
     const latestIds = new Map<string, string>();
+    const latestItems = await this.query({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': latestPartition(env) },
+    });
     for (const item of latestItems) {
-      if (active.has(String(item.sk))) latestIds.set(String(item.sk), String(item.operationId));
+      latestIds.set(String(item.sk), String(item.operationId));
+      latestKeys.set(String(item.sk), `${String(item.operationId)}|${String(item.status ?? '')}`);
     }
 
-    const revisionKeys = services
-      .filter((service) => service.currentRevision !== null)
-      .map((service) => ({ pk: `REV#${env}#${service.name}`, sk: pad(service.currentRevision!, 10) }));
-    const revisions = await this.cachedBatchGet(this.revisionCache, revisionKeys, toRevision, () => true);
+    const seen = new Map<string, SeenService>();
+    let records: ServiceRecord[];
+    if (full) {
+      records = (
+        await this.query({
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :svc)',
+          ExpressionAttributeValues: { ':pk': `ENV#${env}`, ':svc': 'SVC#' },
+        })
+      ).map(toService);
+    } else {
+      const again: string[] = [];
+      for (const service of new Set([...previous.seen.keys(), ...latestKeys.keys()])) {
+        const known = previous.seen.get(service);
+        const latest = known?.state?.latestOperation;
+        // Unchanged: the same newest operation, finished then and now (or none, or no record).
+        if (
+          known &&
+          known.latestKey === (latestKeys.get(service) ?? null) &&
+          (!latest || isTerminal(latest.status))
+        )
+          seen.set(service, known);
+        else again.push(service);
+      }
+      const reread = await this.cachedBatchGet(
+        null,
+        again.map((service) => serviceKey(env, service)),
+        toService,
+        () => false,
+      );
+      records = again.flatMap((service) => {
+        const record = reread.get(keyString(serviceKey(env, service)));
+        if (!record) seen.set(service, { latestKey: latestKeys.get(service) ?? null, state: null });
+        return record ? [record] : [];
+      });
+    }
+    for (const record of records.filter((r) => r.status !== 'active')) {
+      seen.set(record.name, { latestKey: latestKeys.get(record.name) ?? null, state: null });
+    }
+    const services = records.filter((record) => record.status === 'active');
+
+    const revisions = await this.cachedBatchGet(
+      this.revisionCache,
+      services
+        .filter((service) => service.currentRevision !== null)
+        .map((service) => ({ pk: `REV#${env}#${service.name}`, sk: pad(service.currentRevision!, 10) })),
+      toRevision,
+      () => true,
+    );
     const operations = await this.cachedBatchGet(
       this.finishedCache,
-      [...latestIds.values()].map(operationKey),
+      services.filter((s) => latestIds.has(s.name)).map((s) => operationKey(latestIds.get(s.name)!)),
       toOperation,
       (op) => isTerminal(op.status) && op.finishedAt !== null,
     );
     const latest: OperationRecord[] = [];
-    for (const [service, id] of latestIds) {
-      const operation = operations.get(operationKey(id).pk);
+    const missing: ServiceRecord[] = [];
+    for (const service of services) {
+      const id = latestIds.get(service.name);
+      const operation = id === undefined ? undefined : operations.get(keyString(operationKey(id)));
       if (operation) latest.push(operation);
-      else latestIds.delete(service);
+      else missing.push(service);
     }
     // Services whose operations predate the latest-operation item: read as before, once, and
     // record it (only where there still is none: a newer operation's own item wins).
-    await forEachLimited(
-      services.filter((service) => !latestIds.has(service.name)),
-      BATCH_GET_CONCURRENCY,
-      async (service) => {
-        const [operation] = await this.listOperations(env, service.name, 1);
-        if (!operation) return;
-        latest.push(operation);
-        await this.doc
-          .send(
-            new PutCommand({
-              TableName: this.table,
-              Item: latestItem(operation),
-              ConditionExpression: 'attribute_not_exists(pk)',
-            }),
-          )
-          .catch((error: unknown) => {
-            if (!(error instanceof ConditionalCheckFailedException)) throw error;
-          });
-      },
-    );
+    await forEachLimited(missing, BATCH_GET_CONCURRENCY, async (service) => {
+      const [operation] = await this.listOperations(env, service.name, 1);
+      if (!operation) return;
+      latest.push(operation);
+      await this.doc
+        .send(
+          new PutCommand({
+            TableName: this.table,
+            Item: latestItem(operation),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        )
+        .catch((error: unknown) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        });
+    });
     // berth creates every operation pending, one active at a time per service: an active
     // operation is its service's newest.
-    return assembleSweepStates(
+    const fresh = assembleSweepStates(
       services,
       [...revisions.values()],
       latest,
       latest.filter((op) => !isTerminal(op.status)),
-      resourceItems.map(toResource),
     );
+    for (const state of fresh) {
+      seen.set(state.record.name, { latestKey: latestKeys.get(state.record.name) ?? null, state });
+    }
+    this.sweeps.set(env, { fullAt: full ? now : previous.fullAt, seen });
+    return [...seen.values()]
+      .flatMap(({ state }) => (state ? [state] : []))
+      .sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0));
   }
 
   async putService(
@@ -515,6 +578,8 @@ export class DynamoStateStore implements StateStore {
                 ExpressionAttributeValues: { ':id': record.id },
               },
             },
+            // Still the service's newest (it was active: nothing newer could start meanwhile).
+            { Put: { TableName: this.table, Item: latestItem(record) } },
           ],
         }),
       );
@@ -697,11 +762,11 @@ export class DynamoStateStore implements StateStore {
   }
 
   /**
-   * The records at `keys` (by their `pk`), from `cache` where it has them, else by consistent
+   * The records at `keys` (by `keyString`), from `cache` where it has them, else by consistent
    * BatchGetItem (100 keys a call, a few calls at once); those `keep` accepts are cached.
    */
   private async cachedBatchGet<T>(
-    cache: LruCache<T>,
+    cache: LruCache<T> | null,
     keys: Key[],
     convert: (item: Item) => T,
     keep: (record: T) => boolean,
@@ -709,12 +774,13 @@ export class DynamoStateStore implements StateStore {
     const found = new Map<string, T>();
     const missing: Key[] = [];
     for (const key of keys) {
-      const cached = cache.get(`${key.pk}|${key.sk}`);
-      if (cached) found.set(key.pk, cached);
+      const cached = cache?.get(keyString(key));
+      if (cached) found.set(keyString(key), cached);
       else missing.push(key);
     }
     const batches: Key[][] = [];
-    for (let i = 0; i < missing.length; i += BATCH_GET_LIMIT) batches.push(missing.slice(i, i + BATCH_GET_LIMIT));
+    for (let i = 0; i < missing.length; i += BATCH_GET_LIMIT)
+      batches.push(missing.slice(i, i + BATCH_GET_LIMIT));
     await forEachLimited(batches, BATCH_GET_CONCURRENCY, async (batch) => {
       let pending: Item[] | undefined = batch;
       while (pending && pending.length > 0) {
@@ -723,8 +789,9 @@ export class DynamoStateStore implements StateStore {
         );
         for (const item of out.Responses?.[this.table] ?? []) {
           const record = convert(item);
-          found.set(String(item.pk), record);
-          if (keep(record)) cache.set(`${String(item.pk)}|${String(item.sk)}`, record);
+          const key = keyString({ pk: String(item.pk), sk: String(item.sk) });
+          found.set(key, record);
+          if (keep(record)) cache?.set(key, record);
         }
         pending = out.UnprocessedKeys?.[this.table]?.Keys as Item[] | undefined;
       }
@@ -997,15 +1064,22 @@ function latestPartition(env: string): string {
   return `LATEST#${env}`;
 }
 
-/** The latest-operation item of `record`'s service: which operation is its newest. */
+/**
+ * The latest-operation item of `record`'s service: which operation is its newest, and its status
+ * (written when it is created and when it finishes, in the same transaction).
+ */
 function latestItem(record: OperationRecord): Item {
   return {
     pk: latestPartition(record.env),
     sk: record.service,
     itemType: 'latest-operation',
     operationId: record.id,
-    createdAt: record.createdAt,
+    status: record.status,
   };
+}
+
+function keyString(key: Key): string {
+  return `${key.pk}|${key.sk}`;
 }
 
 function leaseKey(name: string): Key {

@@ -134,15 +134,11 @@ export class SqliteStateStore implements StateStore {
       const active = this.stmt(`SELECT * FROM operations WHERE env = ? AND ${ACTIVE_STATUS}`).all(
         env,
       ) as OperationRow[];
-      const resources = this.stmt(
-        'SELECT * FROM resources WHERE env = ? ORDER BY service, kind, provider_id',
-      ).all(env) as ResourceRow[];
       return assembleSweepStates(
         services.map(toService),
         revisions.map(toRevision),
         latest.map(toOperation),
         active.map(toOperation),
-        resources.map(toResource),
       );
     })();
   }
