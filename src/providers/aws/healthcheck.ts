@@ -108,8 +108,8 @@ export function awsHealthCheckDriver({
 }): ResourceDriver {
   /**
    * Health check tags, by id. Reading every check's tags each sweep costs one Route 53 call per
-   * 10 checks from the account's ~5/s budget (1,000 checks: 100 calls, 20 s, 70% of the budget at
-   * a 30 s resync), so a sweep reads only the tags of checks it has not seen, plus one batch of
+   * 10 checks from the account's 10/s budget (1,000 checks: 100 calls, 10 s, a third of the budget
+   * at a 30 s resync), so a sweep reads only the tags of checks it has not seen, plus one batch of
    * known ones in turn: a tag changed behind berth's back is seen within (checks / 10) sweeps.
    */
   const tagCache = new Map<string, Tags>();

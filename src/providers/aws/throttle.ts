@@ -23,7 +23,9 @@ export interface BucketSpec {
 /**
  * The budgets, from AWS's documentation (see notes/aws.md): ECS service reads burst 100 at 20/s,
  * writes burst 50 at 5/s, RegisterTaskDefinition burst 20 at 1/s; ELBv2 reads 40 at 10/s, writes
- * 20 at 3/s; Route 53 about 5/s per account, CreateHealthCheck 0.5/s.
+ * 20 at 3/s. Route 53 ("Throttling for Amazon Route 53 API requests", since its change-based
+ * throttling): one account bucket, burst 50 at 10/s (it was a flat 5/s before), plus a bucket per
+ * operation (default the same; CreateHealthCheck 0.5/s, GetHealthCheckStatus burst 4 at 1/s).
  */
 export const API_FAMILIES: Record<string, BucketSpec> = {
   'ecs-read': { burst: 100, perSecond: 20 },
@@ -31,9 +33,9 @@ export const API_FAMILIES: Record<string, BucketSpec> = {
   'ecs-register': { burst: 20, perSecond: 1 },
   'elbv2-read': { burst: 40, perSecond: 10 },
   'elbv2-write': { burst: 20, perSecond: 3 },
-  route53: { burst: 10, perSecond: 5 },
+  route53: { burst: 50, perSecond: 10 },
   'route53-create-health-check': { burst: 1, perSecond: 0.5 },
-  'route53-health-status': { burst: 1, perSecond: 1 },
+  'route53-health-status': { burst: 4, perSecond: 1 },
   // Resource Groups Tagging API: GetResources is documented at 10/s per account, burst 20 is a guess.
   tagging: { burst: 20, perSecond: 10 },
   // CloudWatch Logs: FilterLogEvents 5/s per account and region (PutLogEvents is the tasks').
