@@ -1,13 +1,18 @@
-// One full observation sweep of an AWS environment, as the reconciler makes every resync, for
-// N = 100 and 1,000 services on a moto server: API calls per family, wall time, and the share of
-// AWS's throttle budgets (notes/aws.md) that a sweep every 30 s (the AWS default resync) would use.
-//   npm run bench:aws                 (SIZES=100,1000 by default)
-// For each N it makes, tagged as berth's, N ECS services (one target group each), N Route 53
-// CNAME + TXT tag records, N Route 53 health checks, and min(N, 100) host-header listener rules
-// (an ALB holds at most 100 rules). Each kind's observeAll is timed alone (throttle buckets full;
-// the provider's first sweep: cold caches), then the whole sweep (all kinds at once, as
-// observeEnvironment does) warm, as every later resync. berth's client-side rate limits stay on: the wall times include the
-// waits that keep a sweep within AWS's budgets. Loopback only; moto is stopped at the end.
+// The reconciler's whole sweep of an AWS environment, as it runs every resync: observation of
+// every resource kind plus the reads of berth's own state in DynamoDB, for N = 1,000 and 10,000
+// services on a moto server: AWS calls (all of them, DynamoDB included) per service and per
+// family, wall time, and the share of AWS's throttle budgets (notes/aws.md) that a sweep every
+// 30 s (the AWS default resync) would use.
+//   npm run bench:aws                 (SIZES=1000,10000 by default)
+// For each N it makes, tagged as berth's, N ECS services (one target group each), one listener
+// rule per service on a pool of ALBs (90 rules each, as berth fills them), N Route 53 CNAME + TXT
+// tag records, N Route 53 health checks, and berth's record of each service in a DynamoDB table
+// (service, revision, finished deploy, inventory), all as a deploy leaves them: the sweep finds
+// no drift. Each kind's observeAll is timed alone once (the provider's first sweep: cold caches),
+// then whole sweeps as the reconciler makes them (observeEnvironment, then detect(), which reads
+// the state in bulk and examines every service): the first of a new control plane (cold) and a
+// later one (warm). berth's client-side rate limits stay on: the wall times include the waits
+// that keep a sweep within AWS's budgets. Loopback only; moto is stopped at the end.
 import {
   CreateHostedZoneCommand,
   ChangeResourceRecordSetsCommand,
@@ -16,6 +21,8 @@ import {
 import { ChangeTagsForResourceCommand, CreateHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
   CreateRuleCommand,
   CreateTargetGroupCommand,
   DescribeListenersCommand,
@@ -28,10 +35,15 @@ import { fileURLToPath } from 'node:url';
 import { startMotoServer } from '../test/helpers/moto-server.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SIZES = (process.env.SIZES ?? '100,1000').split(',').map(Number);
+const SIZES = (process.env.SIZES ?? '1000,10000').split(',').map(Number);
+/** Calls per service per sweep that the sweep must stay within (issue 13). */
+const GOAL_CALLS_PER_SERVICE = 0.15;
+const GOAL_SECONDS_AT_10000 = 15;
 const RESYNC_S = 30;
-const MAX_RULES = 100;
-const DEADLINE_MS = 15 * 60_000;
+/** Rules berth puts on one ALB before it adds the next (pool.ts fills each to 90%). */
+const RULES_PER_ALB = 90;
+const TABLE = 'berth-state';
+const DEADLINE_MS = 45 * 60_000;
 const ACCOUNT = '123456789012'; // moto's default account
 const REGION = 'eu-west-1';
 const ENV = 'bench';
@@ -44,6 +56,12 @@ const { API_FAMILIES, apiFamily } = await import(join(ROOT, 'dist/providers/aws/
 const { tagsToTxt } = await import(join(ROOT, 'dist/providers/aws/dns.js'));
 const { observeEnvironment } = await import(join(ROOT, 'dist/engine/drift.js'));
 const { berthTags } = await import(join(ROOT, 'dist/core/tags.js'));
+const { memberName } = await import(join(ROOT, 'dist/providers/aws/pool.js'));
+const { targetGroupName, ecsServiceName } = await import(join(ROOT, 'dist/providers/aws/shared.js'));
+const { detect, newMemory, ENVIRONMENT_KEY } = await import(join(ROOT, 'dist/reconciler/reconcile.js'));
+const { DynamoStateStore } = await import(join(ROOT, 'dist/state/dynamodb/store.js'));
+const { createDynamoClient, ensureTable } = await import(join(ROOT, 'dist/state/dynamodb/table.js'));
+const { DynamoDBDocumentClient, BatchWriteCommand } = await import('@aws-sdk/lib-dynamodb');
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -90,6 +108,30 @@ class Counter {
   }
 }
 
+/** The spec every bench service is deployed from (what the populated resources match). */
+function specOf(name) {
+  return {
+    name,
+    image: 'registry.example.test/app:1',
+    port: 8080,
+    replicas: 1,
+    health: {
+      path: '/healthz',
+      intervalMs: 30_000,
+      timeoutMs: 5_000,
+      healthyThreshold: 3,
+      unhealthyThreshold: 3,
+    },
+    domains: [],
+    env: {},
+    protection: { deletion: false },
+    drift: 'heal',
+  };
+}
+
+const name = (i) => `svc${String(i).padStart(5, '0')}`;
+const hostOf = (i) => `${name(i)}.${ENV}.${DOMAIN}`;
+
 async function populate(moto, n) {
   const config = { region: REGION, endpoint: moto.endpoint, credentials: CREDENTIALS, maxAttempts: 3 };
   const ecs = new ECSClient(config);
@@ -105,19 +147,47 @@ async function populate(moto, n) {
       provider: 'aws',
       protected: false,
       color: 'blue',
-      drift: 'report',
+      drift: 'heal',
       aws: { accountId: ACCOUNT, region: REGION, endpoint: moto.endpoint, hostedZoneId, domain: DOMAIN },
     };
     const report = await bootstrapAwsEnvironment(env, { connection: { credentials: CREDENTIALS } });
     const { cluster, listenerArn, vpcId, subnets, securityGroups } = report.settings;
-    const lb = (await elbv2.send(new DescribeLoadBalancersCommand({ Names: [`berth-${ENV}`] })))
+    const first = (await elbv2.send(new DescribeLoadBalancersCommand({ Names: [`berth-${ENV}`] })))
       .LoadBalancers[0];
-    const albDns = lb.DNSName.toLowerCase();
-    void (await elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: lb.LoadBalancerArn })));
+    const firstListener = (
+      await elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: first.LoadBalancerArn }))
+    ).Listeners[0];
+    // The pool: one ALB (and listener) per 90 services, named as berth names them.
+    const albs = [
+      { dns: first.DNSName.toLowerCase(), listenerArn: listenerArn ?? firstListener.ListenerArn },
+    ];
+    for (let index = 2; index <= Math.ceil(n / RULES_PER_ALB); index++) {
+      const lb = (
+        await elbv2.send(
+          new CreateLoadBalancerCommand({
+            Name: memberName(`berth-${ENV}`, index),
+            Subnets: subnets,
+            SecurityGroups: securityGroups,
+            Scheme: 'internet-facing',
+            Type: 'application',
+            Tags: elbTags(berthTags(ENV, '', 0)).filter((t) => t.Value !== ''),
+          }),
+        )
+      ).LoadBalancers[0];
+      const listener = (
+        await elbv2.send(
+          new CreateListenerCommand({
+            LoadBalancerArn: lb.LoadBalancerArn,
+            Protocol: 'HTTP',
+            Port: 80,
+            DefaultActions: firstListener.DefaultActions,
+          }),
+        )
+      ).Listeners[0];
+      albs.push({ dns: lb.DNSName.toLowerCase(), listenerArn: listener.ListenerArn });
+    }
+    const albOf = (i) => albs[Math.floor(i / RULES_PER_ALB)];
 
-    const ecsTags = (tags) => Object.entries(tags).map(([key, value]) => ({ key, value }));
-    const elbTags = (tags) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-    const name = (i) => `svc${i}`;
     const task = await ecs.send(
       new RegisterTaskDefinitionCommand({
         family: `berth-${ENV}-bench`,
@@ -135,11 +205,16 @@ async function populate(moto, n) {
       const tags = berthTags(ENV, name(i), 1);
       const group = await elbv2.send(
         new CreateTargetGroupCommand({
-          Name: `${name(i)}-bench-g1`,
+          Name: targetGroupName(ENV, name(i), 1),
           Protocol: 'HTTP',
           Port: 8080,
           VpcId: vpcId,
           TargetType: 'ip',
+          HealthCheckPath: '/healthz',
+          HealthCheckIntervalSeconds: 30,
+          HealthCheckTimeoutSeconds: 5,
+          HealthyThresholdCount: 3,
+          UnhealthyThresholdCount: 3,
           Tags: elbTags(tags),
         }),
       );
@@ -147,7 +222,7 @@ async function populate(moto, n) {
       await ecs.send(
         new CreateServiceCommand({
           cluster,
-          serviceName: `${name(i)}-${ENV}-g1`,
+          serviceName: ecsServiceName(ENV, name(i), 1),
           taskDefinition: task.taskDefinition.taskDefinitionArn,
           desiredCount: 1,
           launchType: 'FARGATE',
@@ -156,35 +231,34 @@ async function populate(moto, n) {
           tags: ecsTags(tags),
         }),
       );
-    });
-    const rules = Math.min(n, MAX_RULES);
-    for (let i = 0; i < rules; i++) {
       await elbv2.send(
         new CreateRuleCommand({
-          ListenerArn: listenerArn,
-          Priority: i + 1,
-          Conditions: [
-            { Field: 'host-header', HostHeaderConfig: { Values: [`${name(i)}.${ENV}.${DOMAIN}`] } },
-          ],
+          ListenerArn: albOf(i).listenerArn,
+          Priority: (i % RULES_PER_ALB) + 1,
+          Conditions: [{ Field: 'host-header', HostHeaderConfig: { Values: [hostOf(i)] } }],
           Actions: [{ Type: 'forward', TargetGroupArn: groups[i] }],
-          Tags: elbTags(berthTags(ENV, name(i), 1)),
+          Tags: elbTags(tags),
         }),
       );
-    }
+    });
     // CNAME + TXT per name; a batch holds at most 1,000 records and an UPSERT counts twice.
     for (let start = 0; start < n; start += 200) {
       const changes = [];
       for (let i = start; i < Math.min(n, start + 200); i++) {
-        const host = `${name(i)}.${ENV}.${DOMAIN}`;
         changes.push(
           {
             Action: 'UPSERT',
-            ResourceRecordSet: { Name: host, Type: 'CNAME', TTL: 60, ResourceRecords: [{ Value: albDns }] },
+            ResourceRecordSet: {
+              Name: hostOf(i),
+              Type: 'CNAME',
+              TTL: 60,
+              ResourceRecords: [{ Value: albOf(i).dns }],
+            },
           },
           {
             Action: 'UPSERT',
             ResourceRecordSet: {
-              Name: host,
+              Name: hostOf(i),
               Type: 'TXT',
               TTL: 60,
               ResourceRecords: [{ Value: tagsToTxt(berthTags(ENV, name(i), 1)) }],
@@ -205,7 +279,7 @@ async function populate(moto, n) {
           CallerReference: `berth-bench-${n}-${i}`,
           HealthCheckConfig: {
             Type: 'HTTP',
-            FullyQualifiedDomainName: `${name(i)}.${ENV}.${DOMAIN}`,
+            FullyQualifiedDomainName: hostOf(i),
             ResourcePath: '/healthz',
             Port: 80,
             RequestInterval: 30,
@@ -221,7 +295,7 @@ async function populate(moto, n) {
         }),
       );
     });
-    return { env, rules };
+    return { env, albs: albs.length };
   } finally {
     ecs.destroy();
     elbv2.destroy();
@@ -229,8 +303,147 @@ async function populate(moto, n) {
   }
 }
 
+function ecsTags(tags) {
+  return Object.entries(tags).map(([key, value]) => ({ key, value }));
+}
+
+function elbTags(tags) {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}
+
+/**
+ * berth's record of every service, as a deploy leaves it (service at revision 1, the revision,
+ * a finished deploy with its steps, the inventory of four resources), written in batches of 25
+ * items in the DynamoDB store's layout (src/state/dynamodb/store.ts): writing it through the
+ * store, about ten calls per service on a moto that serves one request at a time, would take
+ * longer than the sweeps. The bench then checks through the store that it reads what was written.
+ */
+async function populateState(moto, env, provider, n) {
+  const connection = { region: REGION, endpoint: moto.endpoint, credentials: CREDENTIALS, maxAttempts: 3 };
+  const raw = createDynamoClient({ ...connection, retry: { rateLimits: 'off' } });
+  await ensureTable(raw, TABLE);
+  const doc = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  const at = (offset) => new Date(Date.parse('2020-01-01T00:00:00.000Z') + offset).toISOString();
+  const stepNames = [
+    'check quotas',
+    'ensure compute',
+    'wait until healthy',
+    'ensure route',
+    'ensure dns',
+    'ensure health check',
+    'switch traffic',
+    'clean up',
+  ];
+  const items = [];
+  const flush = async (all) => {
+    while (items.length >= (all ? 1 : 25)) {
+      let requests = items.splice(0, 25).map((Item) => ({ PutRequest: { Item } }));
+      while (requests.length > 0) {
+        const out = await doc.send(new BatchWriteCommand({ RequestItems: { [TABLE]: requests } }));
+        requests = out.UnprocessedItems?.[TABLE] ?? [];
+      }
+    }
+  };
+  for (let i = 0; i < n; i++) {
+    const service = name(i);
+    const spec = specOf(service);
+    const created = at(i * 10);
+    const finished = at(i * 10 + 5);
+    const id = `op-bench-${i}`;
+    items.push(
+      {
+        pk: `ENV#${ENV}`,
+        sk: `SVC#${service}`,
+        itemType: 'service',
+        env: ENV,
+        name: service,
+        version: 3,
+        currentRevision: 1,
+        lastHealthyRevision: 1,
+        generation: 1,
+        status: 'active',
+        createdAt: created,
+        updatedAt: finished,
+      },
+      {
+        pk: `REV#${ENV}#${service}`,
+        sk: '0000000001',
+        itemType: 'revision',
+        env: ENV,
+        service,
+        number: 1,
+        spec: JSON.stringify(spec),
+        specHash: `hash-${i}`,
+        origin: JSON.stringify({ kind: 'deploy' }),
+        createdAt: created,
+      },
+      {
+        pk: `OP#${id}`,
+        sk: 'OP',
+        itemType: 'operation',
+        id,
+        env: ENV,
+        service,
+        kind: 'deploy',
+        status: 'succeeded',
+        revision: 1,
+        params: '{}',
+        steps: JSON.stringify(
+          stepNames.map((step) => ({
+            name: step,
+            status: 'succeeded',
+            startedAt: created,
+            finishedAt: finished,
+            message: `${step}: done`,
+            attempts: 1,
+            checkpoint: null,
+          })),
+        ),
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        fencingToken: 1,
+        cancelRequested: false,
+        error: null,
+        createdAt: created,
+        startedAt: created,
+        finishedAt: finished,
+      },
+      { pk: `OPS#${ENV}`, sk: `${created}#${id}`, itemType: 'operation-index', id, service },
+      {
+        pk: `LATEST#${ENV}`,
+        sk: service,
+        itemType: 'latest-operation',
+        operationId: id,
+        status: 'succeeded',
+      },
+    );
+    for (const kind of KINDS) {
+      for (const want of provider.desired(kind, { env, spec, generation: 1 })) {
+        const providerId = `${kind}-${service}-${want.key}`;
+        items.push({
+          pk: `RES#${ENV}`,
+          sk: `${service}#${kind}#${providerId}`,
+          itemType: 'resource',
+          env: ENV,
+          service,
+          kind,
+          providerId,
+          generation: 1,
+          attributes: JSON.stringify(want.attributes),
+          createdAt: created,
+          updatedAt: finished,
+        });
+      }
+    }
+    await flush(false);
+  }
+  await flush(true);
+  doc.destroy();
+  raw.destroy();
+}
+
 const KINDS = ['compute', 'route', 'dns', 'healthcheck'];
-const BUDGETED = ['ecs-read', 'elbv2-read', 'route53'];
+const BUDGETED = ['ecs-read', 'elbv2-read', 'route53', 'dynamodb'];
 
 function budgetLine(families) {
   return BUDGETED.map((family) => {
@@ -243,65 +456,157 @@ function budgetLine(families) {
   }).join('; ');
 }
 
+/** The reconciler's dependencies for detection (it only reads and records; it never acts). */
+function detectionDeps(store, provider, env, events) {
+  const memories = new Map();
+  return {
+    store,
+    provider,
+    env,
+    engine: null,
+    observe: async () => {
+      throw new Error('detection observes once, before it examines');
+    },
+    memory: (key) => {
+      let memory = memories.get(key);
+      if (!memory) memories.set(key, (memory = newMemory()));
+      return memory;
+    },
+    remembered: () => [...memories.keys()],
+    forget: (key) => memories.delete(key),
+    emit: async (event) => {
+      events.push(event);
+      await store.appendEvent(event);
+    },
+    repairBackoff: { baseMs: 2_000, maxMs: 300_000 },
+    now: () => Date.now(),
+  };
+}
+
 async function measure(moto, n) {
   await moto.reset();
   const populateStarted = performance.now();
-  const { env, rules } = await populate(moto, n);
+  const { env, albs } = await populate(moto, n);
+  const setup = await createAwsProvider(env, { connection: { credentials: CREDENTIALS } });
+  await populateState(moto, env, setup, n).finally(() => setup.close());
   const populateMs = performance.now() - populateStarted;
   const counter = new Counter();
-  const provider = await createAwsProvider(env, {
-    connection: { credentials: CREDENTIALS, customize: (stack, service) => counter.install(stack, service) },
-  });
+  const connection = {
+    credentials: CREDENTIALS,
+    customize: (stack, service) => counter.install(stack, service),
+  };
   const lines = [];
   const print = (line) => {
     lines.push(line);
     console.log(line);
   };
-  try {
+  print(
+    `N = ${n}: ${n} ECS services + target groups, ${n} listener rules on ${albs} ALBs, ${n} CNAME+TXT, ${n} health checks, berth's record of ${n} services in DynamoDB (made in ${(populateMs / 1000).toFixed(1)} s)`,
+  );
+  const refill = () => sleep(5_500); // every bucket back to its burst
+  const run = async (label, work) => {
+    await refill();
+    counter.reset();
+    const started = performance.now();
+    const found = await work();
+    const ms = performance.now() - started;
+    const calls = [...counter.calls].sort().map(([k, v]) => `${k} ${v}`);
     print(
-      `N = ${n}: ${n} ECS services + target groups, ${rules} listener rules, ${n} CNAME+TXT, ${n} health checks (made in ${(populateMs / 1000).toFixed(1)} s)`,
+      `  ${label.padEnd(24)} ${String(counter.total()).padStart(5)} calls ${ms.toFixed(0).padStart(7)} ms  ${found}  [${calls.join(', ')}]`,
     );
-    const refill = () => sleep(5_500); // every bucket back to its burst
-    const sweep = async (label, work) => {
-      await refill();
-      counter.reset();
-      const started = performance.now();
-      const found = await work();
-      const ms = performance.now() - started;
-      const calls = [...counter.calls].sort().map(([k, v]) => `${k} ${v}`);
-      print(
-        `  ${label.padEnd(22)} ${String(counter.total()).padStart(5)} calls ${ms.toFixed(0).padStart(7)} ms  found ${found}  [${calls.join(', ')}]`,
-      );
-      return counter.byFamily();
-    };
-    for (const kind of KINDS) {
-      await sweep(
-        `observeAll ${kind}`,
-        async () => (await provider.drivers[kind].observeAll({ env: ENV })).length,
-      );
+    return { families: counter.byFamily(), calls: counter.total(), ms };
+  };
+
+  // Each kind alone, on a provider of its own (its first sweep: cold caches); at 1,000 services
+  // and below only (the cold sweep below shows the same calls together).
+  if (n <= 2_000) {
+    const provider = await createAwsProvider(env, { connection });
+    try {
+      for (const kind of KINDS) {
+        await run(
+          `observeAll ${kind}`,
+          async () => `found ${(await provider.drivers[kind].observeAll({ env: ENV })).length}`,
+        );
+      }
+    } finally {
+      await provider.close();
     }
-    const countAll = async () => {
-      const observation = await observeEnvironment(provider, ENV);
-      return [...observation.values()].reduce(
+  }
+
+  // Whole sweeps as the reconciler makes them, by a new control plane (first sweep: cold) and
+  // then every resync (warm).
+  const provider = await createAwsProvider(env, { connection });
+  let skewMs = 0;
+  let full;
+  const store = await DynamoStateStore.open({
+    clock: { now: () => Date.now() + skewMs },
+    table: TABLE,
+    connection: { ...connection, endpoint: moto.endpoint, region: REGION },
+  });
+  const events = [];
+  // The bulk read's own time, to tell it from the examination's.
+  let readMs = 0;
+  const timedStore = Object.create(store, {
+    readEnvironment: {
+      value: async (name) => {
+        const started = performance.now();
+        try {
+          return await store.readEnvironment(name);
+        } finally {
+          readMs = performance.now() - started;
+        }
+      },
+    },
+  });
+  const deps = detectionDeps(timedStore, provider, env, events);
+  let warm;
+  try {
+    const sweep = async () => {
+      const at = Date.now();
+      const observation = { data: await observeEnvironment(provider, ENV), at };
+      const observedMs = Date.now() - at;
+      const detected = await detect(deps, observation);
+      const outcomes = new Map();
+      for (const { key, result } of detected) {
+        if (key === ENVIRONMENT_KEY) continue;
+        const outcome = result?.outcome ?? 'to repair';
+        outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      }
+      const found = [...observation.data.values()].reduce(
         (sum, kinds) => sum + KINDS.reduce((s, k) => s + kinds[k].length, 0),
         0,
       );
+      return `found ${found}; observed in ${observedMs} ms, state read in ${readMs.toFixed(0)} ms; ${[...outcomes].map(([o, c]) => `${c} ${o}`).join(', ')}; ${events.length} drift events`;
     };
-    // The sweeps above were the provider's first (cold): they read every task definition (here
-    // one, shared) and every health check's tags. A warm sweep, as every later resync, reads only
-    // what it has not seen (plus one batch of health check tags in turn).
-    const families = await sweep('full sweep (warm)', countAll);
-    print(`  budget share at one sweep per ${RESYNC_S} s: ${budgetLine(families)}`);
-    const pages = Math.ceil(n / 100);
-    if (pages > 1 && counter.calls.get('ecs:ListServices') === 1) {
-      print(
-        `  (moto ignores ListServices maxResults: AWS pages 100 at a time, ${pages - 1} more ecs-read calls)`,
-      );
-    }
-    return lines;
+    await run('sweep (cold)', sweep);
+    await run('sweep (warm)', sweep);
+    warm = await run('sweep (warm)', sweep);
+    // Every 5 minutes the store reads every service record again in full (to see records
+    // changed outside an operation): such a sweep, the provider warm.
+    skewMs += 5 * 60_000;
+    full = await run('sweep (warm, full read)', sweep);
   } finally {
+    await store.close();
     await provider.close();
   }
+  const perService = warm.calls / n;
+  print(`  budget share at one sweep per ${RESYNC_S} s: ${budgetLine(warm.families)}`);
+  print(
+    `  full-read sweep (every 5 min): ${(full.calls / n).toFixed(3)} AWS calls per service, ${(full.ms / 1000).toFixed(1)} s`,
+  );
+  print(
+    `  warm sweep: ${perService.toFixed(3)} AWS calls per service (goal <= ${GOAL_CALLS_PER_SERVICE}: ${perService <= GOAL_CALLS_PER_SERVICE ? 'met' : 'NOT met'}), ${(warm.ms / 1000).toFixed(1)} s` +
+      (n >= 10_000
+        ? ` (goal <= ${GOAL_SECONDS_AT_10000} s: ${warm.ms / 1000 <= GOAL_SECONDS_AT_10000 ? 'met' : 'NOT met'})`
+        : ''),
+  );
+  const pages = Math.ceil(n / 100);
+  if (pages > 1 && (counter.calls.get('ecs:ListServices') ?? 0) === 1) {
+    print(
+      `  (moto ignores ListServices maxResults: AWS pages 100 at a time, ${pages - 1} more ecs-read calls, ${((warm.calls + pages - 1) / n).toFixed(3)} per service)`,
+    );
+  }
+  return lines;
 }
 
 const moto = await startMotoServer({ env: { MOTO_ECS_SERVICE_RUNNING: '1' } });
@@ -311,9 +616,10 @@ const deadline = setTimeout(() => {
 }, DEADLINE_MS);
 process.once('SIGINT', () => void moto.stop().finally(() => process.exit(130)));
 try {
-  console.log(
-    `moto on ${moto.endpoint}; AWS budgets (notes/aws.md): ECS reads 20/s, ELBv2 reads 10/s, Route 53 5/s`,
-  );
+  const budgets = ['ecs-read', 'elbv2-read', 'route53', 'dynamodb']
+    .map((family) => `${family} ${API_FAMILIES[family].perSecond}/s (burst ${API_FAMILIES[family].burst})`)
+    .join(', ');
+  console.log(`moto on ${moto.endpoint}; berth's client-side AWS budgets (notes/aws.md): ${budgets}`);
   for (const n of SIZES) await measure(moto, n);
 } finally {
   clearTimeout(deadline);
