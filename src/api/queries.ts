@@ -47,6 +47,7 @@ export async function serviceEvents(
   limit: number,
 ): Promise<EventRecord[]> {
   const events = await store.listEvents({ env, service, limit, newest: true });
-  if (events.length === 0 && !(await store.getService(env, service))) await unknownService(store, env, service);
+  if (events.length === 0 && !(await store.getService(env, service)))
+    await unknownService(store, env, service);
   return events;
 }
