@@ -145,6 +145,35 @@ describe('a deployer token cannot become admin by deploying code', () => {
     expect(preload.stderr).toContain('may not change what hello runs');
     expect(preload.stderr).toContain('allowLoaderEnv: NODE_OPTIONS');
     expect(preload.stderr).not.toContain('now: ');
+    // An admin lets hello have a loader variable; the deployer may redeploy it as it is, but not
+    // point it at other code.
+    const tuned = (value: string) => {
+      writeFileSync(
+        join(loader, 'berth.yaml'),
+        `${readFileSync(join(hello, 'berth.yaml'), 'utf8').replace('[node, server.js]', `[node, server.js]\n  cwd: ${hello}`)}` +
+          `  NODE_OPTIONS: ${value}\nallowLoaderEnv: [NODE_OPTIONS]\n`,
+      );
+      return loader;
+    };
+    const adminTuned = await runCli(['deploy', tuned('--max-old-space-size=64'), '--env', 'local'], {
+      dataDir,
+    });
+    expect(adminTuned.code, adminTuned.stderr).toBe(0);
+    const sameTuning = await runCli(['deploy', tuned('--max-old-space-size=64'), '--env', 'local'], {
+      dataDir,
+      env: { BERTH_TOKEN: deployer },
+    });
+    expect(sameTuning.code, sameTuning.stderr).toBe(0);
+    const retuned = await runCli(['deploy', tuned('--require /tmp/thief.js'), '--env', 'local'], {
+      dataDir,
+      env: { BERTH_TOKEN: deployer },
+    });
+    expect(retuned.code, retuned.stderr).toBe(3);
+    expect(retuned.stderr).toContain('may not change what hello runs');
+    expect(retuned.stderr).toContain('NODE_OPTIONS changes');
+    // the value itself is never echoed back
+    expect(retuned.stderr).not.toContain('thief.js');
+
     const swapped = thiefSpec(dataDir, 'hello');
     const swap = await runCli(['deploy', swapped, '--env', 'local'], {
       dataDir,

@@ -19,9 +19,32 @@ async function currentSpec(open: OpenEnv, service: string): Promise<ServiceSpec 
   return (await open.store.getRevision(open.env.name, service, record.currentRevision))?.spec ?? null;
 }
 
-/** What decides which code runs: the program, where, and the loader variables it may be given. */
+/**
+ * What decides which code runs: the program, where, the loader variables it may be given, and
+ * their values (NODE_OPTIONS=--require /some/file.js runs that file as surely as `run` does).
+ */
 function codeOf(spec: ServiceSpec) {
-  return { run: spec.run, allowLoaderEnv: [...(spec.allowLoaderEnv ?? [])].sort() };
+  const allowLoaderEnv = [...(spec.allowLoaderEnv ?? [])].sort();
+  return {
+    run: spec.run,
+    allowLoaderEnv,
+    loaderValues: allowLoaderEnv.map((name) => ({
+      name,
+      value: spec.env[name] ?? null,
+      secret: spec.secrets?.[name] ?? null,
+    })),
+  };
+}
+
+/** The loader variables whose value or secret differs between two specs (values never shown). */
+function changedLoaderValues(current: ServiceSpec | null, next: ServiceSpec): string[] {
+  const before = new Map(current ? codeOf(current).loaderValues.map((entry) => [entry.name, entry]) : []);
+  return codeOf(next)
+    .loaderValues.filter((entry) => {
+      const old = before.get(entry.name);
+      return !old || old.value !== entry.value || old.secret !== entry.secret;
+    })
+    .map((entry) => entry.name);
 }
 
 /** Throws 403 when a non-admin would choose a program that runs with berth's privileges. */
@@ -48,6 +71,11 @@ export async function assertMayChooseCode(
           ? [`now: ${JSON.stringify(current.command)} in ${current.cwd}`]
           : []),
         ...(spec.allowLoaderEnv?.length ? [`allowLoaderEnv: ${spec.allowLoaderEnv.join(', ')}`] : []),
+        ...(currentFull
+          ? changedLoaderValues(currentFull, spec).map(
+              (name) => `${name} changes: a loader variable decides what code runs too`,
+            )
+          : []),
         `the local runtime runs replicas as its own user, so they could read berth's data dir (its tokens included)`,
       ],
       hint: 'ask an admin to deploy this change, or run the runtime as root with --replica-user (e.g. nobody) so that replicas are isolated',
