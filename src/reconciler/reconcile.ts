@@ -299,6 +299,65 @@ export async function reconcile(deps: ReconcileDeps, key: string, addedAt: numbe
   return failed(deps, memory, described, operation.error ?? `repair ${operation.status}`);
 }
 
+/** The bulk read of a sweep, and when it began (see sweep()). */
+export interface StateRead {
+  states: ServiceSweepState[];
+  /** Epoch ms: when the read began. */
+  startedAt: number;
+}
+
+/** Operations created this long before the read began still count as "after" it (clock skew). */
+const CREATED_MARGIN_MS = 60_000;
+
+/** The newest operations of the environment looked at to tell what began after the read. */
+const RECENT_OPERATIONS = 25;
+
+/**
+ * The read, and the services whose newest operation is not the one it read, because an operation
+ * began after it (it ran while the environment was observed): one short listing of the
+ * environment's newest operations. When that many began since, the state is read again instead
+ * (the observation is over by now, so nothing can have begun unseen).
+ */
+async function operationsSince(
+  deps: ReconcileDeps,
+  read: StateRead,
+): Promise<{ states: ServiceSweepState[]; changed: Map<string, OperationRecord> }> {
+  const recent = await deps.store.listOperations(deps.env.name, undefined, RECENT_OPERATIONS);
+  const since = read.startedAt - CREATED_MARGIN_MS;
+  const fresh = recent.filter((op) => Date.parse(op.createdAt) >= since);
+  if (fresh.length === RECENT_OPERATIONS) {
+    return { states: await deps.store.readEnvironment(deps.env.name), changed: new Map() };
+  }
+  const latestOf = new Map(read.states.map((state) => [state.record.name, state.latestOperation?.id]));
+  const changed = new Map<string, OperationRecord>();
+  for (const op of fresh) {
+    if (latestOf.get(op.service) !== op.id && !changed.has(op.service)) changed.set(op.service, op);
+  }
+  return { states: read.states, changed };
+}
+
+/**
+ * One detection pass: observes the environment (`observe`) and, at the same time, reads berth's
+ * state in bulk, then examines every service (detect). The read overlaps the observation, whose
+ * time is mostly spent waiting within AWS's rate limits; an operation that begins after the read
+ * is found by one short listing afterwards, and its service is looked at again. Null when
+ * `proceed` says no once both are done.
+ */
+export async function sweep(
+  deps: ReconcileDeps,
+  observe: () => Promise<Observation>,
+  proceed: () => boolean = () => true,
+): Promise<{ observation: Observation; detected: Detected[] } | null> {
+  const startedAt = deps.now();
+  const reading = deps.store.readEnvironment(deps.env.name);
+  reading.catch(() => undefined); // awaited below, unless observing fails first
+  const observation = await observe();
+  const states = await reading;
+  // Asked before anything is recorded (a reconciler that lost its lease meanwhile stops here).
+  if (!proceed()) return null;
+  return { observation, detected: await detect(deps, observation, { states, startedAt }) };
+}
+
 /** What detection decided for one key: an outcome, and/or work for a worker (after `workAfterMs`). */
 export interface Detected {
   key: string;
@@ -315,19 +374,37 @@ export interface Detected {
  * many repairs are running. It acts on nothing: the keys that need a repair (or a resume, or
  * another look) are returned for the workers. Orphans are examined here too.
  */
-export async function detect(deps: ReconcileDeps, observation: Observation): Promise<Detected[]> {
+export async function detect(
+  deps: ReconcileDeps,
+  observation: Observation,
+  read?: StateRead,
+): Promise<Detected[]> {
   // Everything the examination needs of every service, in one bulk read (a few store calls for
-  // the whole environment: on DynamoDB these count against the sweep's AWS calls).
-  const states = new Map(
-    (await deps.store.readEnvironment(deps.env.name)).map((state) => [state.record.name, state]),
-  );
-  const keys = new Set(states.keys());
+  // the whole environment: on DynamoDB these count against the sweep's AWS calls), made after the
+  // observation began (see sweep()) or now.
+  const { states, changed } = read
+    ? await operationsSince(deps, read)
+    : {
+        states: await deps.store.readEnvironment(deps.env.name),
+        changed: new Map<string, OperationRecord>(),
+      };
+  const byName = new Map(states.map((state) => [state.record.name, state]));
+  const keys = new Set(byName.keys());
   // Services berth no longer records but still remembers (deleted): let them be forgotten.
   for (const key of deps.remembered()) if (key !== ENVIRONMENT_KEY) keys.add(key);
   // In time slices: the API shares this event loop, and a synchronous store never yields by itself.
   const detected = await forEachSliced([...keys], DETECT_CONCURRENCY, async (key): Promise<Detected> => {
     try {
-      const decided = await examine(deps, key, { given: observation, state: states.get(key) ?? null });
+      const started = changed.get(key);
+      // An operation began after the state was read: the observation may show its middle.
+      if (started) {
+        return {
+          key,
+          result: { outcome: 'busy', detail: `${started.kind} ${started.id} started`, requeueAfterMs: 0 },
+          workAfterMs: 0,
+        };
+      }
+      const decided = await examine(deps, key, { given: observation, state: byName.get(key) ?? null });
       if ('action' in decided) return { key, result: null, workAfterMs: 0 };
       return { key, result: decided, workAfterMs: decided.requeueAfterMs ?? null };
     } catch (error) {
@@ -335,7 +412,7 @@ export async function detect(deps: ReconcileDeps, observation: Observation): Pro
       return { key, result: null, workAfterMs: null, error };
     }
   });
-  const orphans = await reconcileOrphans(deps, observation.at, observation, new Set(states.keys()));
+  const orphans = await reconcileOrphans(deps, observation.at, observation, new Set(byName.keys()));
   return [...detected, { key: ENVIRONMENT_KEY, result: orphans, workAfterMs: null }];
 }
 

@@ -9,7 +9,7 @@ import type { EventRecord, NewEvent, StateStore } from '../state/store.js';
 import { WorkQueue } from './queue.js';
 import {
   ENVIRONMENT_KEY,
-  detect,
+  sweep,
   newMemory,
   reconcile,
   type Observation,
@@ -229,9 +229,9 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       passWanted = false;
       lastPassAt = Date.now();
       try {
-        const observation = await observe(Date.now());
-        if (!isLeader()) break;
-        const found = await detect(deps, observation);
+        const swept = await sweep(deps, () => observe(Date.now()), isLeader);
+        if (!swept) break;
+        const { observation, detected: found } = swept;
         for (const { key, result, workAfterMs, error } of found) {
           if (error !== undefined) options.onError?.(key, error);
           if (result) noteOutcome(key, result);
