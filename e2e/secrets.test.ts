@@ -31,9 +31,14 @@ function tempDir(prefix: string): string {
 }
 
 /** `berth ARGS` with `input` on stdin, as `printf %s "$X" | berth ...` would. */
-function runWithStdin(args: string[], input: string, dataDir: string): Promise<CliResult> {
+function runWithStdin(
+  args: string[],
+  input: string,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const child = spawn(process.execPath, [BERTH_BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', BERTH_HOME: dataDir },
+    env: { ...process.env, NO_COLOR: '1', BERTH_HOME: dataDir, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -188,5 +193,117 @@ describe('secrets and env values', () => {
     const rm = await runCli(['secret', 'rm', 'db-url', '--env', 'local'], { dataDir });
     expect(rm.code, rm.stderr).toBe(0);
     expect(readFileSync(join(dataDir, 'secrets', 'local.json'), 'utf8')).not.toContain(SECRET);
+  }, 180_000);
+
+  it('lets a team manage secrets through the API: admins set and remove, deployers see names, nobody reads a value back', async () => {
+    const dataDir = tempDir('berth-secrets-api-');
+    const up = await startUp(dataDir);
+    cleanups.push(async () => {
+      await up.kill();
+      await stopRuntime(dataDir);
+    });
+    const token = async (role: string, name: string) =>
+      (
+        await runCli(['token', 'create', '--role', role, '--env', 'local', '--name', name], { dataDir })
+      ).stdout
+        .trim()
+        .split('\n')
+        .pop()!;
+    const deployer = await token('deployer', 'ci');
+    const viewer = await token('viewer', 'intern');
+    const NAME = 'team/db-url';
+
+    // The attack: a deployer sets the value every service that names it will read.
+    const refused = await runWithStdin(['secret', 'set', NAME, '--env', 'local'], SECRET, dataDir, {
+      BERTH_TOKEN: deployer,
+    });
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain('needs admin');
+    expect(refused.stderr).not.toContain(SECRET);
+    const overHttp = await api(up, deployer, `/v1/envs/local/secrets/${encodeURIComponent(NAME)}`, {
+      method: 'PUT',
+      body: JSON.stringify({ value: SECRET }),
+    });
+    expect(overHttp.status).toBe(403);
+    expect(overHttp.text).not.toContain(SECRET);
+
+    // An admin (this CLI's own token, found through the running API) sets it through the API.
+    const set = await runWithStdin(['secret', 'set', NAME, '--env', 'local'], `${SECRET}\n`, dataDir);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stderr).toContain(`set secret ${NAME} in the local secret store of local (local)`);
+    expect(set.stderr).not.toContain(SECRET);
+
+    // Deployers see names (to write `secrets:`), viewers nothing, nobody a value.
+    const listed = await api(up, deployer, '/v1/envs/local/secrets');
+    expect(listed.status).toBe(200);
+    expect(JSON.parse(listed.text)).toEqual([{ name: NAME, updatedAt: expect.any(String) }]);
+    expect((await api(up, viewer, '/v1/envs/local/secrets')).status).toBe(403);
+    const ls = await runCli(['secret', 'ls', '--env', 'local', '--json'], {
+      dataDir,
+      env: { BERTH_TOKEN: deployer },
+    });
+    expect(ls.code, ls.stderr).toBe(0);
+    expect(ls.stdout).toContain(NAME);
+    expect(ls.stdout + ls.stderr).not.toContain(SECRET);
+
+    // A bad name or value is refused clearly, without echoing the value.
+    const badName = await api(up, up.token, `/v1/envs/local/secrets/${encodeURIComponent('db url')}`, {
+      method: 'PUT',
+      body: JSON.stringify({ value: SECRET }),
+    });
+    expect(badName.status).toBe(400);
+    expect(badName.text).toContain('secret name');
+    expect(badName.text).not.toContain(SECRET);
+    const nul = await api(up, up.token, '/v1/envs/local/secrets/x', {
+      method: 'PUT',
+      body: JSON.stringify({ value: `${SECRET}\u0000` }),
+    });
+    expect(nul.status).toBe(400);
+    expect(nul.text).not.toContain(SECRET);
+
+    // The service gets the value the admin set.
+    const deploy = await runCli(['deploy', serviceDir('shop', NAME), '--env', 'local'], { dataDir });
+    expect(deploy.code, deploy.stderr).toBe(0);
+    const answer = await proxyRequest(up.proxyPort, 'shop.local.localhost', '/');
+    expect(JSON.parse(answer.body).db).toBe(SECRET);
+
+    // Removing needs admin too; removing what is not there says so.
+    const rmRefused = await runCli(['secret', 'rm', NAME, '--env', 'local'], {
+      dataDir,
+      env: { BERTH_TOKEN: deployer },
+    });
+    expect(rmRefused.code, rmRefused.stderr).toBe(3);
+    const rm = await runCli(['secret', 'rm', NAME, '--env', 'local'], { dataDir });
+    expect(rm.code, rm.stderr).toBe(0);
+    const again = await runCli(['secret', 'rm', NAME, '--env', 'local'], { dataDir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`there is no secret named "${NAME}" in local`);
+
+    // The audit trail names who did what through which interface, never the value.
+    const audit = await runCli(['audit', '--env', 'local', '--json'], { dataDir });
+    expect(audit.stdout).not.toContain(SECRET);
+    const entries = (
+      JSON.parse(audit.stdout) as {
+        action: string;
+        actor: string;
+        interface: string;
+        args: Record<string, string>;
+        result: string;
+      }[]
+    )
+      .filter((entry) => entry.action.includes('secret'))
+      .map(
+        (entry) =>
+          `${entry.action} ${entry.args.secret ?? entry.args.name ?? '-'} ${entry.actor} ${entry.interface} ${entry.result.split(':')[0]}`,
+      );
+    expect(entries).toEqual([
+      `PUT /v1/envs/:env/secrets/:name ${NAME} ci api refused`,
+      `PUT /v1/envs/:env/secrets/:name ${NAME} ci api refused`,
+      `secret set ${NAME} local-admin api succeeded`,
+      'GET /v1/envs/:env/secrets - intern api refused',
+      `DELETE /v1/envs/:env/secrets/:name ${NAME} ci api refused`,
+      `secret rm ${NAME} local-admin api succeeded`,
+      `secret rm ${NAME} local-admin api rejected`,
+    ]);
   }, 180_000);
 });

@@ -20,6 +20,7 @@ import { allowedMethods, registerRoutes, type RouteAccess, type RouteDefinition 
 import { envRoutes } from './routes/envs.js';
 import { eventRoutes } from './routes/events.js';
 import { logRoutes } from './routes/logs.js';
+import { secretRoutes } from './routes/secrets.js';
 import { serviceRoutes } from './routes/services.js';
 import { sessionRoutes } from './routes/session.js';
 import { systemRoutes } from './routes/system.js';
@@ -153,6 +154,7 @@ export async function buildApp(options: AppOptions): Promise<ApiApp> {
     ...serviceRoutes(context),
     ...eventRoutes(context),
     ...logRoutes(context),
+    ...secretRoutes(context),
     ...timelineRoutes(context),
     ...sessionRoutes(context, sessions),
     ...dashboardRoutes(options.dashboardDir),
@@ -184,7 +186,8 @@ async function auditApiRefusal(plane: ControlPlane, request: FastifyRequest, err
     actor: { name: principal?.name ?? 'anonymous', interface: 'api' },
     env,
     action: `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]}`,
-    args: params.service ? { service: params.service } : {},
+    // what the URL names besides the environment: the service, the secret...
+    args: Object.fromEntries(Object.entries(params).filter(([key, value]) => key !== 'env' && value)),
     error,
   });
 }

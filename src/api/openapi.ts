@@ -75,13 +75,24 @@ export function buildOpenApi(routes: RouteDefinition[], version: string): Record
   components.ServerSentEvent = SERVER_SENT_EVENT;
   for (const route of routes) {
     const path = route.url.replace(/:(\w+)/g, '{$1}');
-    const pathParameters = [...route.url.matchAll(/:(\w+)/g)].map((match) => ({
-      name: match[1],
-      in: 'path',
-      required: true,
-      // the router refuses a parameter longer than this (414) before any handler sees it
-      schema: { type: 'string', minLength: 1, maxLength: MAX_PARAM_LENGTH },
-    }));
+    const pathParameters = [...route.url.matchAll(/:(\w+)/g)].map(([, name]) => {
+      const rule = route.params?.shape[name!] as z.ZodType | undefined;
+      const { $schema: _dialect, ...own } = rule
+        ? (jsonSchema(rule, 'input') as { $schema?: string; maxLength?: number })
+        : {};
+      return {
+        name,
+        in: 'path',
+        required: true,
+        // the router refuses a parameter longer than this (414) before any handler sees it
+        schema: {
+          type: 'string',
+          minLength: 1,
+          ...own,
+          maxLength: Math.min(own.maxLength ?? MAX_PARAM_LENGTH, MAX_PARAM_LENGTH),
+        },
+      };
+    });
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(route.responses)) {
       const content: Record<string, unknown> = {};

@@ -30,6 +30,7 @@ import { apiPaths, readApiDiscovery, type ApiDiscovery } from '../api/paths.js';
 import { readFileOrNull, writeFileAtomic } from '../runtime/files.js';
 import { serviceEvents, serviceHistory, type ServiceHistory } from '../api/queries.js';
 import { serviceLogs, type ServiceLogs } from '../engine/logs.js';
+import type { SecretActions, SecretListing } from '../engine/secrets.js';
 import { readLocalToken } from '../api/tokens.js';
 import { ApiClient, directCommandLine } from './api-client.js';
 import { currentContext, type Context } from './contexts.js';
@@ -80,6 +81,8 @@ export interface EnvSession {
   previewDelete(service: string): Promise<PlannedRemoval[]>;
   delete(service: string, request: { confirm?: string }, onEvent: OnEvent): Promise<OperationOutcome>;
   whoami(): Promise<WhoAmI>;
+  /** The environment's secret values (`berth secret`); values go in, never come out. */
+  secrets(): Promise<SecretActions>;
   close(): Promise<void>;
 }
 
@@ -156,6 +159,14 @@ export class DirectBackend implements Backend {
         actor: osUser(),
         mode: 'direct',
       }),
+      secrets: async () => {
+        const [{ secretActions, secretStoreFor }, { directActor }] = await Promise.all([
+          import('../engine/secrets.js'),
+          import('../engine/guard.js'),
+        ]);
+        const values = await secretStoreFor(env, this.globals.dataDir);
+        return secretActions(store, env, values, directActor(), identity.id);
+      },
       close: () => open.close(),
     };
   }
@@ -273,6 +284,13 @@ export class ApiBackend implements Backend {
         return watch(accepted, onEvent);
       },
       whoami: () => client.get<WhoAmI>(`${base}/whoami`),
+      secrets: async () => ({
+        list: () => client.get<SecretListing[]>(`${base}/secrets`),
+        set: async (name, value) =>
+          (await client.request<{ store: string }>('PUT', `${base}/secrets/${enc(name)}`, { value })).store,
+        remove: async (name) =>
+          (await client.request<{ store: string }>('DELETE', `${base}/secrets/${enc(name)}`)).store,
+      }),
       close: async () => undefined,
     };
   }

@@ -40,6 +40,8 @@ export interface RouteDefinition<B extends z.ZodType = z.ZodType, Q extends z.Zo
   access: RouteAccess;
   body?: B;
   query?: Q;
+  /** Rules for path parameters beyond "a name of at most 100 characters" (in the document too). */
+  params?: z.ZodObject;
   /** Status -> what it returns; `stream` marks a text/event-stream (with `schema`: JSON, or a stream). */
   responses: Record<number, { description: string; schema?: z.ZodType; stream?: boolean; html?: boolean }>;
   handler(input: RouteInput<z.output<B>, z.output<Q>>): Promise<unknown>;
@@ -74,12 +76,13 @@ export function registerRoutes(app: FastifyInstance, definitions: RouteDefinitio
       url: definition.url,
       config: { access: definition.access },
       handler: async (request, reply) => {
+        const params = parse(definition.params, request.params, 'path') as Record<string, string>;
         const body = parse(definition.body, request.body, 'body');
         const query = parse(definition.query, request.query, 'query');
         const result = await definition.handler({
           request,
           reply,
-          params: request.params as Record<string, string>,
+          params,
           body,
           query,
           principal: request.principal as Principal,
