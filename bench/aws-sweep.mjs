@@ -80,10 +80,15 @@ async function pool(n, width, work) {
   );
 }
 
-/** Counts every attempt of every call by family and by "service:Command". */
+/**
+ * Counts every attempt of every call by family and by "service:Command", and the time each kind
+ * of call took once past berth's rate limits (moto serves one request at a time, so this is
+ * where the server's time goes).
+ */
 class Counter {
   constructor() {
     this.calls = new Map();
+    this.ms = new Map();
   }
   install(stack, service) {
     stack.add(
@@ -91,13 +96,27 @@ class Counter {
         const command = context.commandName ?? '?';
         const key = `${service}:${command.replace(/Command$/, '')}`;
         this.calls.set(key, (this.calls.get(key) ?? 0) + 1);
-        return next(args);
+        const started = performance.now();
+        try {
+          return await next(args);
+        } finally {
+          this.ms.set(key, (this.ms.get(key) ?? 0) + performance.now() - started);
+        }
       },
       { step: 'build', name: 'benchCounter' },
     );
   }
   reset() {
     this.calls.clear();
+    this.ms.clear();
+  }
+  /** The calls that took longest in all, with their total time. */
+  slowest(count = 6) {
+    return [...this.ms]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, count)
+      .map(([key, ms]) => `${key} ${(ms / 1000).toFixed(1)} s`)
+      .join(', ');
   }
   byFamily() {
     const families = new Map();
@@ -519,6 +538,7 @@ async function measure(moto, n) {
     print(
       `  ${label.padEnd(24)} ${String(counter.total()).padStart(5)} calls ${ms.toFixed(0).padStart(7)} ms  ${found}  [${calls.join(', ')}]`,
     );
+    print(`    time in calls (after the rate limits): ${counter.slowest()}`);
     return { families: counter.byFamily(), calls: counter.total(), ms };
   };
 
