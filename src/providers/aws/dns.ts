@@ -7,7 +7,7 @@
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 
 import { UserError } from '../../core/errors.js';
-import { MANAGED_BY_VALUE, TAG_MANAGED_BY, type Tags } from '../../core/tags.js';
+import { MANAGED_BY_VALUE, TAG_ENV, TAG_MANAGED_BY, TAG_SERVICE, type Tags } from '../../core/tags.js';
 import { diffFields } from '../diff.js';
 import type { ObservedResource, ResourceDriver } from '../provider.js';
 import { awsErrorName } from './clients.js';
@@ -47,7 +47,7 @@ interface Pair {
 }
 
 /** CNAME and berth TXT records grouped by name. */
-function pairs(records: ResourceRecordSet[]): Map<string, Pair> {
+export function pairs(records: ResourceRecordSet[]): Map<string, Pair> {
   const byName = new Map<string, Pair>();
   for (const record of records) {
     if (!record.Name || (record.Type !== 'CNAME' && record.Type !== 'TXT')) continue;
@@ -146,6 +146,17 @@ export function awsDnsDriver({ apis, hostedZoneId, primaryHost }: DnsDeps): Reso
           },
         );
       }
+      if (existing?.tags && !sameService(existing.tags, desired.tags)) {
+        // Another service's name (in any environment sharing the zone): the engine refuses such a
+        // spec before it starts; this holds when two deploys race for one name.
+        throw new UserError(
+          `${name} belongs to service ${existing.tags[TAG_SERVICE]} in ${existing.tags[TAG_ENV]}`,
+          {
+            code: 'hostname_taken',
+            hint: 'every host name belongs to one service in one environment: remove it from domains:, or delete it from its owner first',
+          },
+        );
+      }
       await upsert(name, target, desired.tags);
       return observed({ name: normalizeName(name), cname: cname(name, target), tags: desired.tags });
     },
@@ -153,7 +164,8 @@ export function awsDnsDriver({ apis, hostedZoneId, primaryHost }: DnsDeps): Reso
     async update(providerId, desired) {
       const { name, target } = desired.attributes as { name: string; target: string };
       const existing = await at(providerId);
-      if (!existing?.tags) return null;
+      // Gone, or now another service's (create then refuses it): never rewritten under it.
+      if (!existing?.tags || !sameService(existing.tags, desired.tags)) return null;
       await upsert(name, target, desired.tags);
       return observed({ name: normalizeName(name), cname: cname(name, target), tags: desired.tags });
     },
@@ -187,6 +199,10 @@ export function awsDnsDriver({ apis, hostedZoneId, primaryHost }: DnsDeps): Reso
       return diffFields(desired, actual, ['name', 'type', 'target']);
     },
   };
+}
+
+function sameService(a: Tags, b: Tags): boolean {
+  return a[TAG_ENV] === b[TAG_ENV] && a[TAG_SERVICE] === b[TAG_SERVICE];
 }
 
 function cname(name: string, target: string): ResourceRecordSet {

@@ -20,6 +20,7 @@ import { secretValueFrom } from './secrets.js';
 import { createEcsApi } from './ecs.js';
 import { createElbv2Api } from './elbv2.js';
 import { awsHealthCheckDriver, type HealthCheckAttributes } from './healthcheck.js';
+import { route53HostnameHolders } from './hostname-holders.js';
 import { createRoute53Api } from './route53.js';
 import { awsRouteDriver, HOSTS_PER_RULE, type RouteAttributes } from './route.js';
 import {
@@ -217,6 +218,15 @@ export async function createAwsProvider(
     },
 
     hostnames,
+
+    // Environments sharing a hosted zone: berth's record of each name says whose it is.
+    async hostnameHolders(hosts) {
+      if (!settings.hostedZoneId) return [];
+      return route53HostnameHolders(
+        { route53: apis.route53, hostedZoneId: settings.hostedZoneId, domain: settings.domain },
+        hosts,
+      );
+    },
 
     async urls(spec, e) {
       return hostnames(spec, e).map((host) => `http://${host}/`);
