@@ -16,8 +16,6 @@ import {
 import { ChangeTagsForResourceCommand, CreateHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
   CreateRuleCommand,
   CreateTargetGroupCommand,
   ElasticLoadBalancingV2Client,
@@ -26,6 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startMotoServer } from '../test/helpers/moto-server.mjs';
+import { addPoolMembers, elbTags } from './support/alb-pool.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SIZES = (process.env.SIZES ?? '10,1000').split(',').map(Number);
@@ -44,7 +43,7 @@ const { tagsToTxt } = await import(join(ROOT, 'dist/providers/aws/dns.js'));
 const { targetGroupName, ecsServiceName, taskFamily } = await import(
   join(ROOT, 'dist/providers/aws/shared.js')
 );
-const { memberName, TAG_ALB } = await import(join(ROOT, 'dist/providers/aws/pool.js'));
+const { TAG_ALB } = await import(join(ROOT, 'dist/providers/aws/pool.js'));
 const { DynamoStateStore } = await import(join(ROOT, 'dist/state/dynamodb/store.js'));
 const { Engine } = await import(join(ROOT, 'dist/engine/engine.js'));
 const { berthTags } = await import(join(ROOT, 'dist/core/tags.js'));
@@ -102,35 +101,21 @@ async function populate(moto, n) {
       },
     };
     const report = await bootstrapAwsEnvironment(env, { connection: { credentials: CREDENTIALS } });
-    const { cluster, listenerArn, vpcId, subnets, securityGroups, albArn } = report.settings;
-    const elbTags = (tags) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+    const { cluster, listenerArn, vpcId, subnets, securityGroups } = report.settings;
     const ecsTags = (tags) => Object.entries(tags).map(([key, value]) => ({ key, value }));
     // The pool: ALB 1 from env init, then one more per 90 services.
     const albs = [{ name: `berth-${ENV}`, listenerArn, dns: '' }];
-    for (let index = 2; index <= Math.ceil(n / PER_ALB); index++) {
-      const lb = (
-        await elbv2.send(
-          new CreateLoadBalancerCommand({
-            Name: memberName(`berth-${ENV}`, index),
-            Subnets: subnets,
-            SecurityGroups: securityGroups,
-            Tags: elbTags({ 'berth:managed-by': 'berth', 'berth:env': ENV }),
-          }),
-        )
-      ).LoadBalancers[0];
-      const listener = (
-        await elbv2.send(
-          new CreateListenerCommand({
-            LoadBalancerArn: lb.LoadBalancerArn,
-            Protocol: 'HTTP',
-            Port: 80,
-            DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }],
-          }),
-        )
-      ).Listeners[0];
-      albs.push({ name: lb.LoadBalancerName, listenerArn: listener.ListenerArn, dns: lb.DNSName });
-    }
-    void albArn;
+    albs.push(
+      ...(await addPoolMembers(elbv2, {
+        env: ENV,
+        count: n,
+        perAlb: PER_ALB,
+        subnets,
+        securityGroups,
+        tags: { 'berth:managed-by': 'berth', 'berth:env': ENV },
+        defaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }],
+      })),
+    );
     const name = (i) => `svc${i}`;
     const task = await ecs.send(
       new RegisterTaskDefinitionCommand({

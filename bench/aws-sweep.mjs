@@ -22,8 +22,6 @@ import {
 import { ChangeTagsForResourceCommand, CreateHealthCheckCommand } from '@aws-sdk/client-route-53';
 import { CreateServiceCommand, ECSClient, RegisterTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
   CreateRuleCommand,
   CreateTargetGroupCommand,
   DescribeListenersCommand,
@@ -34,6 +32,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { startMotoServer } from '../test/helpers/moto-server.mjs';
+import { addPoolMembers, elbTags } from './support/alb-pool.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SIZES = (process.env.SIZES ?? '1000,10000').split(',').map(Number);
@@ -57,11 +56,10 @@ const { API_FAMILIES, apiFamily } = await import(join(ROOT, 'dist/providers/aws/
 const { tagsToTxt } = await import(join(ROOT, 'dist/providers/aws/dns.js'));
 const { observeEnvironment } = await import(join(ROOT, 'dist/engine/drift.js'));
 const { berthTags } = await import(join(ROOT, 'dist/core/tags.js'));
-const { memberName } = await import(join(ROOT, 'dist/providers/aws/pool.js'));
 const { targetGroupName, ecsServiceName } = await import(join(ROOT, 'dist/providers/aws/shared.js'));
 const {
   sweep: sweepOnce,
-  newMemory,
+  memoryTable,
   ENVIRONMENT_KEY,
 } = await import(join(ROOT, 'dist/reconciler/reconcile.js'));
 const { DynamoStateStore } = await import(join(ROOT, 'dist/state/dynamodb/store.js'));
@@ -185,31 +183,17 @@ async function populate(moto, n) {
     const albs = [
       { dns: first.DNSName.toLowerCase(), listenerArn: listenerArn ?? firstListener.ListenerArn },
     ];
-    for (let index = 2; index <= Math.ceil(n / RULES_PER_ALB); index++) {
-      const lb = (
-        await elbv2.send(
-          new CreateLoadBalancerCommand({
-            Name: memberName(`berth-${ENV}`, index),
-            Subnets: subnets,
-            SecurityGroups: securityGroups,
-            Scheme: 'internet-facing',
-            Type: 'application',
-            Tags: elbTags(berthTags(ENV, '', 0)).filter((t) => t.Value !== ''),
-          }),
-        )
-      ).LoadBalancers[0];
-      const listener = (
-        await elbv2.send(
-          new CreateListenerCommand({
-            LoadBalancerArn: lb.LoadBalancerArn,
-            Protocol: 'HTTP',
-            Port: 80,
-            DefaultActions: firstListener.DefaultActions,
-          }),
-        )
-      ).Listeners[0];
-      albs.push({ dns: lb.DNSName.toLowerCase(), listenerArn: listener.ListenerArn });
-    }
+    albs.push(
+      ...(await addPoolMembers(elbv2, {
+        env: ENV,
+        count: n,
+        perAlb: RULES_PER_ALB,
+        subnets,
+        securityGroups,
+        tags: Object.fromEntries(Object.entries(berthTags(ENV, '', 0)).filter(([, value]) => value !== '')),
+        defaultActions: firstListener.DefaultActions,
+      })),
+    );
     const albOf = (i) => albs[Math.floor(i / RULES_PER_ALB)];
 
     const task = await ecs.send(
@@ -329,10 +313,6 @@ async function populate(moto, n) {
 
 function ecsTags(tags) {
   return Object.entries(tags).map(([key, value]) => ({ key, value }));
-}
-
-function elbTags(tags) {
-  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }
 
 /**
@@ -482,7 +462,6 @@ function budgetLine(families) {
 
 /** The reconciler's dependencies for detection (it only reads and records; it never acts). */
 function detectionDeps(store, provider, env, events) {
-  const memories = new Map();
   return {
     store,
     provider,
@@ -491,13 +470,7 @@ function detectionDeps(store, provider, env, events) {
     observe: async () => {
       throw new Error('detection observes once, before it examines');
     },
-    memory: (key) => {
-      let memory = memories.get(key);
-      if (!memory) memories.set(key, (memory = newMemory()));
-      return memory;
-    },
-    remembered: () => [...memories.keys()],
-    forget: (key) => memories.delete(key),
+    ...memoryTable(),
     emit: async (event) => {
       events.push(event);
       await store.appendEvent(event);

@@ -104,6 +104,20 @@ export function newMemory(): ServiceMemory {
   };
 }
 
+/** What the reconciler remembers, by key: the memory/remembered/forget part of ReconcileDeps. */
+export function memoryTable(memories = new Map<string, ServiceMemory>()) {
+  return {
+    memories,
+    memory(key: string): ServiceMemory {
+      let memory = memories.get(key);
+      if (!memory) memories.set(key, (memory = newMemory()));
+      return memory;
+    },
+    remembered: (): string[] => [...memories.keys()],
+    forget: (key: string): void => void memories.delete(key),
+  };
+}
+
 export interface ReconcileDeps {
   store: StateStore;
   provider: Provider;

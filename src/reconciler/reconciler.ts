@@ -10,7 +10,7 @@ import { WorkQueue } from './queue.js';
 import {
   ENVIRONMENT_KEY,
   sweep,
-  newMemory,
+  memoryTable,
   reconcile,
   type Observation,
   type ReconcileDeps,
@@ -193,13 +193,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     env,
     engine,
     observe,
-    memory: (key) => {
-      let memory = memories.get(key);
-      if (!memory) memories.set(key, (memory = newMemory()));
-      return memory;
-    },
-    remembered: () => [...memories.keys()],
-    forget: (key) => memories.delete(key),
+    ...memoryTable(memories),
     emit,
     repairBackoff: { baseMs: options.repairBackoffMs ?? 2_000, maxMs: options.maxRepairBackoffMs ?? 300_000 },
     now: () => Date.now(),

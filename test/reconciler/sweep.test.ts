@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import type { Provider } from '../../src/providers/provider.js';
-import { newMemory, sweep, type ReconcileDeps, type ServiceMemory } from '../../src/reconciler/reconcile.js';
+import { memoryTable, sweep, type ReconcileDeps } from '../../src/reconciler/reconcile.js';
 import type { EnvironmentConfig, ServiceSpec } from '../../src/spec/types.js';
 import { SqliteStateStore } from '../../src/state/sqlite/store.js';
 
@@ -84,7 +84,6 @@ async function deployed(name: string): Promise<void> {
 }
 
 function deps(): ReconcileDeps {
-  const memories = new Map<string, ServiceMemory>();
   return {
     store,
     // Never asked here: the one deployed service is busy, the other not deployed.
@@ -94,13 +93,7 @@ function deps(): ReconcileDeps {
     observe: async () => {
       throw new Error('the pass observes through sweep()');
     },
-    memory: (key) => {
-      let memory = memories.get(key);
-      if (!memory) memories.set(key, (memory = newMemory()));
-      return memory;
-    },
-    remembered: () => [...memories.keys()],
-    forget: (key) => memories.delete(key),
+    ...memoryTable(),
     emit: async (event) => void (await store.appendEvent(event)),
     repairBackoff: { baseMs: 2_000, maxMs: 300_000 },
     now: () => Date.now(),
