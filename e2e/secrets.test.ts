@@ -230,7 +230,7 @@ describe('secrets and env values', () => {
     // An admin (this CLI's own token, found through the running API) sets it through the API.
     const set = await runWithStdin(['secret', 'set', NAME, '--env', 'local'], `${SECRET}\n`, dataDir);
     expect(set.code, set.stderr).toBe(0);
-    expect(set.stderr).toContain(`set secret ${NAME} in the local secret store of local (local)`);
+    expect(set.stderr).toContain(`set secret ${NAME} in the local secret store (local)`);
     expect(set.stderr).not.toContain(SECRET);
 
     // Deployers see names (to write `secrets:`), viewers nothing, nobody a value.

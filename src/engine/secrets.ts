@@ -18,7 +18,7 @@ export interface SecretListing {
 
 /** Where an environment's values live; values go in, never come out. */
 export interface SecretStore {
-  /** For messages: "the local secret store of staging", "SSM Parameter Store (eu-west-1)". */
+  /** For messages, before the environment name: "the local secret store", "SSM Parameter Store (eu-west-1)". */
   describe: string;
   list(): Promise<SecretListing[]>;
   set(name: string, value: string): Promise<void>;
@@ -37,7 +37,7 @@ export async function secretStoreFor(env: EnvironmentConfig, dataDir: string): P
   const { LocalSecretStore } = await import('../runtime/secret-store.js');
   const store = LocalSecretStore.forDataDir(dataDir);
   return {
-    describe: `the local secret store of ${env.name}`,
+    describe: 'the local secret store',
     list: async () => store.list(env.name),
     set: async (name, value) => store.set(env.name, name, value),
     remove: async (name) => store.remove(env.name, name),
