@@ -22,6 +22,8 @@ export interface OpenEnv {
   store: StateStore;
   provider: Provider;
   identity: VerifiedIdentity;
+  /** When the identity was verified (Date.now()); unknown: a mutation verifies it again. */
+  verifiedAt?: number;
 }
 
 /** A mutation this process runs: the operation it created, and how it ended. */
@@ -135,7 +137,8 @@ export class ControlPlane {
     const store = await this.store(name);
     if (slot.provider) {
       try {
-        return { env, store, provider: slot.provider, identity: await slot.provider.identity() };
+        const identity = await slot.provider.identity();
+        return { env, store, provider: slot.provider, identity, verifiedAt: Date.now() };
       } catch {
         const stale = slot.provider;
         slot.provider = null;
@@ -149,7 +152,8 @@ export class ControlPlane {
           onRuntimeStart: (message) => this.log(message),
         });
         slot.provider = provider;
-        return { env, store, provider, identity: await provider.identity() };
+        const identity = await provider.identity();
+        return { env, store, provider, identity, verifiedAt: Date.now() };
       } catch (error) {
         // Whatever the reason (not drivable in this build, credentials, an endpoint that is down),
         // the request cannot be served in this environment: a 4xx that says why, never a 5xx.
@@ -177,6 +181,8 @@ export class ControlPlane {
       env: open.env,
       actor,
       onEvent: (event) => this.publish(event),
+      // A mutation started at once verifies the identity with this, not with another provider call.
+      verified: open.verifiedAt === undefined ? undefined : { identity: open.identity, at: open.verifiedAt },
     });
   }
 

@@ -67,6 +67,7 @@ export async function openEnvironment(
   let env: EnvironmentConfig;
   let provider: Provider | null = null;
   let identity: VerifiedIdentity;
+  let verifiedAt = 0;
   try {
     env = chooseEnvironment(config, globals, options.mutating);
     provider = await createProvider(env, {
@@ -74,6 +75,7 @@ export async function openEnvironment(
       onRuntimeStart: (message) => io.err(io.color.dim(message)),
     });
     identity = await provider.identity();
+    verifiedAt = Date.now();
   } catch (error) {
     await provider?.close().catch(() => undefined);
     if (isRefusal(error)) await auditCliRefusal(config, globals, options.mutating, error);
@@ -89,7 +91,10 @@ export async function openEnvironment(
     store,
     provider,
     identity,
-    engine: (onEvent) => new Engine({ store, provider, env, onEvent }),
+    // The identity just verified (and shown in the banner) stands for the first change, so that
+    // a deploy asks the provider once, not again before its operation and in its first step.
+    engine: (onEvent) =>
+      new Engine({ store, provider, env, onEvent, verified: { identity: verified, at: verifiedAt } }),
     close: async () => {
       await store.close();
       await provider.close();

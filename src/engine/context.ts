@@ -11,6 +11,12 @@ export interface ServiceContext {
   env: EnvironmentConfig;
   service: string;
   clock: Clock;
+  /**
+   * The identity the mutation that runs this operation verified just before it began (see
+   * Engine): the operation's own "check identity" step shows it instead of asking the provider
+   * again. Absent (a resumed or cancelled operation outside a mutation), the step asks.
+   */
+  verified?: VerifiedIdentity;
 }
 
 /**
@@ -18,9 +24,9 @@ export interface ServiceContext {
  * (the outage began with production credentials in a terminal that looked like staging).
  */
 export async function checkIdentity(
-  context: Pick<ServiceContext, 'provider' | 'env'>,
+  context: Pick<ServiceContext, 'provider' | 'env' | 'verified'>,
 ): Promise<VerifiedIdentity> {
-  const identity = await context.provider.identity();
+  const identity = context.verified ?? (await context.provider.identity());
   const declared = context.env.identity;
   if (declared && declared !== identity.id) {
     throw new RefusedError(
@@ -35,7 +41,9 @@ export async function checkIdentity(
 }
 
 /** The identity check as a step: its message names the verified identity. */
-export async function verifyIdentity(context: Pick<ServiceContext, 'provider' | 'env'>): Promise<string> {
+export async function verifyIdentity(
+  context: Pick<ServiceContext, 'provider' | 'env' | 'verified'>,
+): Promise<string> {
   const identity = await checkIdentity(context);
   return `${identity.description}${context.env.identity ? ' (matches the environment)' : ''}`;
 }

@@ -1,9 +1,10 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, RefusedError, UserError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { stableStringify } from '../core/stable-json.js';
-import type { Provider } from '../providers/provider.js';
+import type { Provider, VerifiedIdentity } from '../providers/provider.js';
 import type { EnvironmentConfig, ServiceSpec } from '../spec/types.js';
 import {
   ActiveOperationError,
@@ -38,7 +39,24 @@ export interface EngineOptions {
   onEvent?: (event: EventRecord) => void;
   /** Who asks; recorded in the audit trail. Default: the OS user, direct mode. */
   actor?: Actor;
+  /**
+   * The identity the caller verified when it opened the environment (the CLI shows it in its
+   * banner), with when (Date.now()). The first mutation within IDENTITY_REUSE_MS of that uses it
+   * instead of asking the provider again (a runtime call; GetCallerIdentity on AWS). It is still
+   * compared with the environment's declared identity.
+   */
+  verified?: { identity: VerifiedIdentity; at: number };
 }
+
+/** How long an identity verified on opening the environment stands for the first mutation. */
+export const IDENTITY_REUSE_MS = 2000;
+
+/**
+ * The identity verified by the mutation running in this async context: the "check identity" step
+ * of the operations it runs shows it instead of asking again. A mutation's own context, so that
+ * concurrent mutations of one engine (the reconciler's workers) never see each other's.
+ */
+const verifiedInMutation = new AsyncLocalStorage<VerifiedIdentity>();
 
 export interface DeployRequest {
   /**
@@ -79,8 +97,10 @@ export class Engine {
   private readonly runner: OperationRunner;
   private readonly actor: Actor;
   private identityId: string | null = null;
+  private openerVerified: EngineOptions['verified'];
 
   constructor(private readonly options: EngineOptions) {
+    this.openerVerified = options.verified;
     this.clock = options.clock ?? systemClock;
     this.actor = options.actor ?? directActor();
     this.runner = new OperationRunner({
@@ -93,7 +113,14 @@ export class Engine {
 
   private context(service: string): ServiceContext {
     const { store, provider, env } = this.options;
-    return { store, provider, env, service, clock: this.clock };
+    return { store, provider, env, service, clock: this.clock, verified: verifiedInMutation.getStore() };
+  }
+
+  /** The opener's identity, once, while it is fresh (see EngineOptions.verified). */
+  private openerIdentity(): VerifiedIdentity | undefined {
+    const verified = this.openerVerified;
+    this.openerVerified = undefined;
+    return verified && Date.now() - verified.at < IDENTITY_REUSE_MS ? verified.identity : undefined;
   }
 
   private get store(): StateStore {
@@ -519,9 +546,14 @@ export class Engine {
       async () => {
         try {
           precheck?.();
-          const identity = await checkIdentity({ provider: this.options.provider, env: this.options.env });
+          const identity = await checkIdentity({
+            provider: this.options.provider,
+            env: this.options.env,
+            verified: this.openerIdentity(),
+          });
           this.identityId = identity.id;
-          return await work();
+          // Verified once per mutation: its operations' "check identity" steps show this one.
+          return await verifiedInMutation.run(identity, work);
         } catch (error) {
           if (isRefusal(error)) {
             await this.runner.emit({
