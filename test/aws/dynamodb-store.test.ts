@@ -138,7 +138,7 @@ describe('DynamoStateStore bulk read', () => {
 });
 
 describe('DynamoStateStore bulk read, again', () => {
-  it('reads again only the services whose newest operation changed: one query when nothing did', async () => {
+  it('reads again only the services whose newest operation changed: one read of the operations marker when nothing did', async () => {
     const calls: string[] = [];
     const connection = motoConnection(moto!, STAGING_ACCOUNT);
     const store = await DynamoStateStore.open({
@@ -209,9 +209,10 @@ describe('DynamoStateStore bulk read, again', () => {
         ['c', 1],
       ]);
 
+      // Nothing started or finished since: the operations marker alone, no query.
       calls.length = 0;
       expect(await store.readEnvironment(env)).toEqual(first);
-      expect(calls).toEqual(['QueryCommand']);
+      expect(calls).toEqual(['GetItemCommand']);
 
       // b is deployed again (by this or another control plane): only b is read again.
       await store.addRevision({
@@ -233,6 +234,7 @@ describe('DynamoStateStore bulk read, again', () => {
         'BatchGetItemCommand',
         'BatchGetItemCommand',
         'BatchGetItemCommand',
+        'GetItemCommand',
         'QueryCommand',
       ]);
 
@@ -257,6 +259,82 @@ describe('DynamoStateStore bulk read, again', () => {
       const later = await store.readEnvironment(env);
       expect(later.map((s) => s.record.name)).toEqual(['a', 'b']);
     } finally {
+      await store.close();
+    }
+  });
+  it("sees another control plane's new operation at once, in the bulk read and the listing of the newest", async () => {
+    const calls: string[] = [];
+    const connection = motoConnection(moto!, STAGING_ACCOUNT);
+    const store = await DynamoStateStore.open({
+      table: TABLE,
+      connection: {
+        ...connection,
+        customize: (stack, service) => {
+          connection.customize?.(stack, service);
+          stack.add(
+            (next, context) => (args) => {
+              calls.push(String(context.commandName));
+              return next(args);
+            },
+            { step: 'build', name: 'countCalls' },
+          );
+        },
+      },
+    });
+    const other = await open();
+    const env = `other-${Date.now().toString(36)}`;
+    const start = (writer: DynamoStateStore, service: string, n: number) =>
+      writer.createOperation({
+        id: `op-${env}-${service}-${n}`,
+        env,
+        service,
+        kind: 'deploy',
+        status: 'pending',
+        revision: 1,
+        params: {},
+        steps: [],
+      });
+    try {
+      for (const name of ['a', 'b']) {
+        await other.addRevision({
+          env,
+          service: name,
+          spec: { name } as never,
+          specHash: 'h',
+          origin: { kind: 'deploy' },
+        });
+        await other.putService(
+          {
+            env,
+            name,
+            currentRevision: 1,
+            lastHealthyRevision: 1,
+            generation: 1,
+            status: 'active',
+            createdAt: '2030-01-01T00:00:00.000Z',
+            updatedAt: '2030-01-01T00:00:00.000Z',
+          },
+          null,
+        );
+      }
+      await start(other, 'a', 1);
+      await store.readEnvironment(env);
+      const listed = await store.listOperations(env, undefined, 5);
+      expect(listed.map((op) => op.id)).toEqual([`op-${env}-a-1`]);
+      // Nothing new: the same operations, read again by key (fresh statuses), no query.
+      calls.length = 0;
+      expect((await store.listOperations(env, undefined, 5)).map((op) => op.id)).toEqual([`op-${env}-a-1`]);
+      expect(calls.sort()).toEqual(['BatchGetItemCommand', 'GetItemCommand']);
+
+      await start(other, 'b', 1);
+      const [, b] = await store.readEnvironment(env);
+      expect(b?.activeOperation?.id).toBe(`op-${env}-b-1`);
+      expect((await store.listOperations(env, undefined, 5)).map((op) => op.id)).toEqual([
+        `op-${env}-b-1`,
+        `op-${env}-a-1`,
+      ]);
+    } finally {
+      await other.close();
       await store.close();
     }
   });

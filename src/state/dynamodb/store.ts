@@ -16,6 +16,7 @@
  * | resource            | `RES#<env>`                 | `<service>#<kind>#<providerId>` |
  * | event / audit       | `EVENTS#<env>` / `AUDIT#<env>` | seq / id, 15 digits |
  * | seq counters        | `SEQ#events` / `SEQ#audit`  | `SEQ`                  |
+ * | operations marker   | `CHANGES#<env>`             | `CHANGES`              |
  * | lease               | `LEASE#<name>`              | `LEASE`                |
  *
  * How the guarantees are kept without a lock:
@@ -25,6 +26,9 @@
  *   same transaction as the save that finishes it;
  * - the latest-operation item names each service's newest operation (written with it), so that
  *   the reconciler's sweep reads every service's in one query (readEnvironment);
+ * - the operations marker of an environment is advanced after every operation starts or finishes
+ *   (after its transaction, not in it: concurrent transactions on one item would conflict), so a
+ *   sweep that finds it unchanged skips that query and the listing of the newest operations;
  * - event and audit numbers come from a counter advanced by compare-and-swap in the same
  *   transaction as the item, so numbers are gapless and an item is visible no later than every
  *   smaller number: a reader resuming `afterSeq` never skips one that appears later.
@@ -120,6 +124,11 @@ const FULL_READ_MS = 5 * 60_000;
 /** What readEnvironment read of one environment, to read only what changed next time. */
 interface EnvironmentRead {
   fullAt: number;
+  /** The operations marker read before the latest-operation items (0: none yet). */
+  marker: number;
+  /** The latest-operation items then: by service, operation id and `id|status`. */
+  latestIds: Map<string, string>;
+  latestKeys: Map<string, string>;
   /** By service, those read since the last full read (and those it found no active record of). */
   seen: Map<string, SeenService>;
 }
@@ -148,6 +157,14 @@ export class DynamoStateStore implements StateStore {
   private readonly finishedCache = new LruCache<OperationRecord>(IMMUTABLE_CACHE_SIZE);
   /** What the last readEnvironment of each environment read (see there). */
   private readonly sweeps = new Map<string, EnvironmentRead>();
+  /**
+   * The value each numbered log's counter had after this store's last append: the next append
+   * guesses it unchanged and skips reading it (a deploy appends some twenty events in a row). A
+   * guess another writer made stale fails the transaction's condition and is read again.
+   */
+  private readonly counters = new Map<string, number>();
+  /** The last listing of each environment's newest operations (listOperations without a service). */
+  private readonly newest = new Map<string, { marker: number; max: number; ids: string[] }>();
 
   private constructor(
     private readonly raw: DynamoDBClient,
@@ -199,15 +216,24 @@ export class DynamoStateStore implements StateStore {
     const previous = this.sweeps.get(env);
     const now = this.clock.now();
     const full = !previous || now - previous.fullAt >= FULL_READ_MS;
-    const latestKeys = new Map<string, string>();
-    const latestIds = new Map<string, string>();
-    const latestItems = await this.query({
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': latestPartition(env) },
-    });
-    for (const item of latestItems) {
-      latestIds.set(String(item.sk), String(item.operationId));
-      latestKeys.set(String(item.sk), `${String(item.operationId)}|${String(item.status ?? '')}`);
+    // Read before the items: an operation that starts or finishes after this read advances the
+    // marker after its own write, so the next sweep sees a new value and queries again.
+    const marker = await this.operationsMarker(env);
+    let latestKeys = new Map<string, string>();
+    let latestIds = new Map<string, string>();
+    if (!full && marker !== 0 && previous.marker === marker) {
+      // No operation started or finished since: the items are those read last time.
+      latestKeys = previous.latestKeys;
+      latestIds = previous.latestIds;
+    } else {
+      const latestItems = await this.query({
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': latestPartition(env) },
+      });
+      for (const item of latestItems) {
+        latestIds.set(String(item.sk), String(item.operationId));
+        latestKeys.set(String(item.sk), `${String(item.operationId)}|${String(item.status ?? '')}`);
+      }
     }
 
     const seen = new Map<string, SeenService>();
@@ -278,6 +304,9 @@ export class DynamoStateStore implements StateStore {
       const [operation] = await this.listOperations(env, service.name, 1);
       if (!operation) return;
       latest.push(operation);
+      // As the item below records it (a sweep that skips the query keeps these).
+      latestIds.set(service.name, operation.id);
+      latestKeys.set(service.name, `${operation.id}|${operation.status}`);
       await this.doc
         .send(
           new PutCommand({
@@ -301,7 +330,7 @@ export class DynamoStateStore implements StateStore {
     for (const state of fresh) {
       seen.set(state.record.name, { latestKey: latestKeys.get(state.record.name) ?? null, state });
     }
-    this.sweeps.set(env, { fullAt: full ? now : previous.fullAt, seen });
+    this.sweeps.set(env, { fullAt: full ? now : previous.fullAt, seen, marker, latestIds, latestKeys });
     return [...seen.values()]
       .flatMap(({ state }) => (state ? [state] : []))
       .sort((a, b) => (a.record.name < b.record.name ? -1 : a.record.name > b.record.name ? 1 : 0));
@@ -459,6 +488,7 @@ export class DynamoStateStore implements StateStore {
       if (current) throw new ActiveOperationError(current);
       throw error;
     }
+    await this.advanceOperationsMarker(record.env);
     return record;
   }
 
@@ -477,6 +507,18 @@ export class DynamoStateStore implements StateStore {
   async listOperations(env: string, service?: string, limit?: number): Promise<OperationRecord[]> {
     const max = maxCount(limit);
     if (max === 0) return [];
+    let marker = 0;
+    if (service === undefined && Number.isFinite(max)) {
+      // The newest operations of an environment change only when one is created, which advances
+      // the marker after its write: while it holds still, the same operations are read by key
+      // (one batch read instead of a query of the environment's operation index).
+      marker = await this.operationsMarker(env);
+      const last = this.newest.get(env);
+      if (marker !== 0 && last && last.marker === marker && last.max === max) {
+        const again = await this.operationsById(last.ids);
+        if (again.length === last.ids.length) return again;
+      }
+    }
     const index = await this.query(
       {
         KeyConditionExpression: 'pk = :pk',
@@ -488,10 +530,18 @@ export class DynamoStateStore implements StateStore {
           ? {}
           : { FilterExpression: '#service = :service', ExpressionAttributeNames: { '#service': 'service' } }),
         ScanIndexForward: false,
+        // Without a filter the first `max` items are the answer: one page of that many.
+        ...(service === undefined && Number.isFinite(max) ? { Limit: max } : {}),
       },
       max,
     );
     const ids = index.slice(0, max).map((item) => String(item.id));
+    if (service === undefined && Number.isFinite(max)) this.newest.set(env, { marker, max, ids });
+    return this.operationsById(ids);
+  }
+
+  /** Operations by id, in that order (those that no longer exist left out). */
+  private async operationsById(ids: string[]): Promise<OperationRecord[]> {
     const byId = new Map<string, OperationRecord>();
     for (let i = 0; i < ids.length; i += 100) {
       let keys: Item[] | undefined = ids.slice(i, i + 100).map(operationKey);
@@ -583,6 +633,7 @@ export class DynamoStateStore implements StateStore {
           ],
         }),
       );
+      await this.advanceOperationsMarker(record.env);
     } catch (error) {
       if (!(
         error instanceof ConditionalCheckFailedException || error instanceof TransactionCanceledException
@@ -754,6 +805,29 @@ export class DynamoStateStore implements StateStore {
     return isoTime(this.clock.now());
   }
 
+  /** The environment's operations marker (0 when no operation has advanced it yet). */
+  private async operationsMarker(env: string): Promise<number> {
+    return Number((await this.get(operationsMarkerKey(env)))?.value ?? 0);
+  }
+
+  /**
+   * Advances the marker after an operation started or finished. Its failure is not the
+   * operation's: readers that miss the change see it at their next full read (FULL_READ_MS).
+   */
+  private async advanceOperationsMarker(env: string): Promise<void> {
+    await this.doc
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: operationsMarkerKey(env),
+          UpdateExpression: 'SET itemType = :type ADD #value :one',
+          ExpressionAttributeNames: { '#value': 'value' },
+          ExpressionAttributeValues: { ':type': 'operations-marker', ':one': 1 },
+        }),
+      )
+      .catch(() => undefined);
+  }
+
   private async get(key: Key): Promise<Item | null> {
     const out = await this.doc.send(
       new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }),
@@ -829,14 +903,18 @@ export class DynamoStateStore implements StateStore {
   }
 
   /**
-   * Writes `fields` as the item numbered next in `log`: reads the log's counter, then in one
-   * transaction advances it by compare-and-swap and puts the item. A writer that lost the race
-   * reads again and takes the next number. Returns the number.
+   * Writes `fields` as the item numbered next in `log`: reads the log's counter (or takes the
+   * value this store last wrote to it), then in one transaction advances it by compare-and-swap
+   * and puts the item. A writer that lost the race (or guessed a stale value) reads again and
+   * takes the next number. Returns the number.
    */
   private async appendNumbered(log: NumberedLog, env: string, fields: Item): Promise<number> {
     const key: Key = { pk: `SEQ#${log.counter}`, sk: 'SEQ' };
+    let guess = this.counters.get(log.counter);
     return retryLostRaces(TransactionCanceledException, 200, true, async () => {
-      const current = Number((await this.get(key))?.value ?? 0);
+      const current = guess ?? Number((await this.get(key))?.value ?? 0);
+      guess = undefined;
+      this.counters.delete(log.counter);
       const next = current + 1;
       await this.doc.send(
         new TransactWriteCommand({
@@ -862,6 +940,7 @@ export class DynamoStateStore implements StateStore {
           ],
         }),
       );
+      this.counters.set(log.counter, next);
       return next;
     });
   }
@@ -1058,6 +1137,10 @@ function operationKey(id: string): Key {
 
 function activeKey(env: string, service: string): Key {
   return { pk: `ACTIVE#${env}#${service}`, sk: 'ACTIVE' };
+}
+
+function operationsMarkerKey(env: string): Key {
+  return { pk: `CHANGES#${env}`, sk: 'CHANGES' };
 }
 
 function latestPartition(env: string): string {
