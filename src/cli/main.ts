@@ -74,17 +74,23 @@ const runner: Runner = async (spec, input, command) => {
   }
 };
 
-const argv = process.argv.slice(2);
-const program = await buildProgram(COMMANDS, argv, runner, packageVersion());
-
-try {
-  await program.parseAsync(argv, { from: 'user' });
-} catch (error) {
-  if (error instanceof CommanderError) {
-    // --help and --version exit 0; every usage error (unknown option or command, missing
-    // argument, bad choice) is exit 2.
-    process.exitCode = error.exitCode === 0 ? 0 : 2;
-  } else {
-    throw error;
+/**
+ * Parses the command line and runs the command. Not top-level await: the CLI is also bundled as
+ * one CommonJS file (scripts/bundle-cli.mjs), which bin/berth.js compiles with V8's code cache.
+ */
+async function main(argv: string[]): Promise<void> {
+  const program = await buildProgram(COMMANDS, argv, runner, packageVersion());
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version exit 0; every usage error (unknown option or command, missing
+      // argument, bad choice) is exit 2.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+    } else {
+      throw error;
+    }
   }
 }
+
+void main(process.argv.slice(2));

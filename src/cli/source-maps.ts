@@ -26,7 +26,7 @@ function mapOf(fileUrl: string): SourceMap | null {
   return map;
 }
 
-/** `file:///…/x.js:LINE:COLUMN` in the TypeScript source, when x.js has a map beside it. */
+/** `file:///…/x.js:LINE:COLUMN` (or x.cjs, the CommonJS bundle) in the TypeScript source, when x.js has a map beside it. */
 function original(location: string, fileUrl: string, line: string, column: string): string {
   const map = mapOf(fileUrl);
   const entry = map?.findEntry(Number(line) - 1, Number(column) - 1) as
@@ -52,6 +52,8 @@ export function installSourceMappedStacks(): void {
   Error.prepareStackTrace = (error, frames) =>
     header(error) +
     frames
-      .map((frame) => `\n    at ${String(frame).replace(/(file:\/\/[^\s()]+?\.js):(\d+):(\d+)/g, original)}`)
+      .map(
+        (frame) => `\n    at ${String(frame).replace(/(file:\/\/[^\s()]+?\.c?js):(\d+):(\d+)/g, original)}`,
+      )
       .join('');
 }
