@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../core/clock.js';
 import { ConflictError, NotFoundError, RefusedError, UserError } from '../core/errors.js';
@@ -51,13 +50,6 @@ export interface EngineOptions {
 /** How long an identity verified on opening the environment stands for the first mutation. */
 export const IDENTITY_REUSE_MS = 2000;
 
-/**
- * The identity verified by the mutation running in this async context: the "check identity" step
- * of the operations it runs shows it instead of asking again. A mutation's own context, so that
- * concurrent mutations of one engine (the reconciler's workers) never see each other's.
- */
-const verifiedInMutation = new AsyncLocalStorage<VerifiedIdentity>();
-
 export interface DeployRequest {
   /**
    * Keep a version that failed to become healthy instead of returning to the last healthy one
@@ -98,6 +90,12 @@ export class Engine {
   private readonly actor: Actor;
   private identityId: string | null = null;
   private openerVerified: EngineOptions['verified'];
+  /**
+   * The identity each running mutation verified, by service: the "check identity" steps of the
+   * operations it runs show it instead of asking again. (Not an AsyncLocalStorage: on Node 20 one
+   * turns on promise hooks for the whole process, which cost a deploy more than the call it saves.)
+   */
+  private readonly verifiedFor = new Map<string, { identity: VerifiedIdentity; mutations: number }>();
 
   constructor(private readonly options: EngineOptions) {
     this.openerVerified = options.verified;
@@ -113,7 +111,30 @@ export class Engine {
 
   private context(service: string): ServiceContext {
     const { store, provider, env } = this.options;
-    return { store, provider, env, service, clock: this.clock, verified: verifiedInMutation.getStore() };
+    return {
+      store,
+      provider,
+      env,
+      service,
+      clock: this.clock,
+      verified: this.verifiedFor.get(service)?.identity,
+    };
+  }
+
+  private async whileVerified<T>(
+    service: string,
+    identity: VerifiedIdentity,
+    work: () => Promise<T>,
+  ): Promise<T> {
+    const entry = this.verifiedFor.get(service) ?? { identity, mutations: 0 };
+    entry.identity = identity;
+    entry.mutations += 1;
+    this.verifiedFor.set(service, entry);
+    try {
+      return await work();
+    } finally {
+      if (--entry.mutations === 0) this.verifiedFor.delete(service);
+    }
   }
 
   /** The opener's identity, once, while it is fresh (see EngineOptions.verified). */
@@ -553,7 +574,7 @@ export class Engine {
           });
           this.identityId = identity.id;
           // Verified once per mutation: its operations' "check identity" steps show this one.
-          return await verifiedInMutation.run(identity, work);
+          return await this.whileVerified(service, identity, work);
         } catch (error) {
           if (isRefusal(error)) {
             await this.runner.emit({
