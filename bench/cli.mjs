@@ -2,7 +2,8 @@
 //   berth --version, berth --help         vs  node -e 0                    goal: at most 1.3x
 //   berth status --env local --direct     (runtime running, one service)   goal: at most 300 ms
 //   berth deploy examples/hello           vs  starting its 2 replicas by hand  goal: at most 2x
-//     (and where its time goes: before its operation's first step, the operation, after its last)
+//     (and where its time goes: before its operation's first step, the operation, after its last;
+//     and the same deploy from the ES module bundle without V8's code cache, BERTH_CODE_CACHE=0)
 //   the shell prompt hook, per prompt     (bash, `berth prompt --init bash`)   goal: at most 10 ms
 // Runs alternate (A B A B ...) and each ratio is the median of the pairwise ratios, so a
 // comparison holds while the machine's speed drifts. Quote medians; a noisy machine widens them.
@@ -89,9 +90,9 @@ async function byHand(count) {
   }
 }
 
-function berth(args, dataDir) {
+function berth(args, dataDir, env = {}) {
   return execFileSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], {
-    env: { ...process.env, NO_COLOR: '1', BERTH_PROXY_PORT: '0' },
+    env: { ...process.env, NO_COLOR: '1', BERTH_PROXY_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   }).toString();
 }
@@ -101,6 +102,9 @@ function row(label, value, note) {
 }
 
 async function main(dataDir) {
+  // V8's code cache of each command (bin/code-cache.js), written by the first run of each: the
+  // warm-up runs below, and the first deploy.
+  process.env.BERTH_CODE_CACHE_DIR = join(dataDir, 'code-cache');
   const [load1] = loadavg();
   console.log(`berth CLI start-up; load average ${load1.toFixed(2)} at start; medians of ${RUNS} runs`);
   const node = () => timeSync(process.execPath, ['-e', '0']);
@@ -121,6 +125,8 @@ async function main(dataDir) {
   const hand = [];
   const deploy = [];
   const ratios = [];
+  const uncached = [];
+  const uncachedRatios = [];
   // Where a deploy's time goes, by the operation's own first and last step (wall clock times).
   const before = [];
   const operation = [];
@@ -138,6 +144,11 @@ async function main(dataDir) {
     operation.push(Date.parse(op.finishedAt) - Date.parse(op.startedAt));
     after.push(endedAt - Date.parse(op.finishedAt));
     berth(['delete', 'hello', '--env', 'local', '--yes'], dataDir);
+    const esmStarted = performance.now();
+    berth(['deploy', HELLO, '--env', 'local'], dataDir, { BERTH_CODE_CACHE: '0' });
+    uncached.push(performance.now() - esmStarted);
+    uncachedRatios.push(uncached.at(-1) / hand.at(-1));
+    berth(['delete', 'hello', '--env', 'local', '--yes'], dataDir);
   }
   row('by hand: 2 x node server.js until both answer', ms(median(hand)), `(${DEPLOY_RUNS} runs)`);
   row(
@@ -148,8 +159,14 @@ async function main(dataDir) {
   row('  before its operation: node, loading, config, spec', ms(median(before)), '');
   row('  the operation: its replicas start, health, route', ms(median(operation)), '');
   row('  after it: output, closing, exit', ms(median(after)), '');
+  row(
+    '  the same without the code cache (ES modules)',
+    ms(median(uncached)),
+    `${median(uncachedRatios).toFixed(2)}x by hand`,
+  );
 
   promptHook(dataDir);
+  console.log(`load average ${loadavg()[0].toFixed(2)} at the end`);
 }
 
 /** From SIGINT to the exit of a `berth reconcile` that leads its environment (median of 3). */
