@@ -188,4 +188,78 @@ describe('a sweep of a large cluster stays within the ECS read budget', () => {
     expect(second).toHaveLength(N);
     expect(describeCalls).toBe(200); // 2,000 of 2,500 in turn
   });
+  it('lists target groups as often as it describes each steady service, and reads a new one by ARN', async () => {
+    let n = 2_500;
+    const arn = (i: number) => `arn:aws:ecs:eu-west-1:111111111111:service/berth-staging/s${i}-staging-g1`;
+    const group = (i: number) =>
+      `arn:aws:elasticloadbalancing:eu-west-1:111111111111:targetgroup/s${i}/x${i}`;
+    let path = '/healthz';
+    const calls = { listing: 0, byArn: [] as string[] };
+    const groupOf = (id: string) => ({
+      TargetGroupArn: id,
+      HealthCheckPath: path,
+      HealthCheckIntervalSeconds: 30,
+      HealthCheckTimeoutSeconds: 5,
+      HealthyThresholdCount: 3,
+      UnhealthyThresholdCount: 3,
+    });
+    const apis = {
+      ecs: {
+        listServices: async () => ({ serviceArns: Array.from({ length: n }, (_, i) => arn(i)) }),
+        describeServices: async ({ services }: { services: string[] }) => ({
+          services: services.map((id) => {
+            const i = Number(id.match(/\/s(\d+)-/)![1]);
+            return {
+              serviceArn: id,
+              serviceName: id.split('/').pop(),
+              status: 'ACTIVE',
+              desiredCount: 1,
+              runningCount: 1,
+              deployments: [{ status: 'PRIMARY', runningCount: 1 }],
+              loadBalancers: [{ targetGroupArn: group(i) }],
+              tags: [
+                { key: 'berth:managed-by', value: 'berth' },
+                { key: 'berth:env', value: 'staging' },
+                { key: 'berth:service', value: `s${i}` },
+              ],
+            };
+          }),
+        }),
+        describeTaskDefinition: async () => ({ taskDefinition: { containerDefinitions: [] } }),
+      },
+      elbv2: {
+        describeTargetGroups: async (input: { TargetGroupArns?: string[] }) => {
+          if (input.TargetGroupArns) {
+            calls.byArn.push(...input.TargetGroupArns);
+            return { TargetGroups: input.TargetGroupArns.map(groupOf) };
+          }
+          calls.listing += 1;
+          return { TargetGroups: Array.from({ length: n }, (_, i) => groupOf(group(i))) };
+        },
+      },
+    } as unknown as AwsApis;
+    const driver = awsComputeDriver({
+      apis,
+      settings: awsSettings(env),
+      shared: async () => {
+        throw new Error('not needed');
+      },
+      pool: {} as never,
+    });
+    const pathOf = (found: Awaited<ReturnType<typeof driver.observeAll>>, i: number) =>
+      (found.find((r) => r.name === `s${i}-staging-g1`)?.attributes.health as { path: string }).path;
+    await driver.observeAll({ env: 'staging' });
+    expect(calls.listing).toBe(1);
+    // Changed behind berth's back, and one more service: 2,500 services are described every 2
+    // sweeps, and so are the target groups listed.
+    path = '/changed';
+    n += 1;
+    const second = await driver.observeAll({ env: 'staging' });
+    expect(calls.listing).toBe(1);
+    expect(calls.byArn).toEqual([group(2_500)]);
+    expect(pathOf(second, 2_500)).toBe('/changed');
+    const third = await driver.observeAll({ env: 'staging' });
+    expect(calls.listing).toBe(2);
+    expect(pathOf(third, 7)).toBe('/changed');
+  });
 });

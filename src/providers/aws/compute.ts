@@ -321,6 +321,38 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
     return arns.map((arn) => described.get(arn)).filter((service): service is Service => Boolean(service));
   }
 
+  /**
+   * Target groups (their health check settings) as the last listing or read by ARN saw them. A
+   * sweep lists them all while it describes every service; in a larger cluster it lists them
+   * every (services / 2,000) sweeps, as often as each steady service is described, and in
+   * between reads by ARN only the groups it does not know (a new generation's). A listing of
+   * 10,000 groups is 25 pages of the ELB read budget (10/s) that the listener rules share.
+   */
+  const groupsSeen = new Map<string, TargetGroup>();
+  let sweepsSinceListing = Infinity;
+
+  async function groupsForSweep(services: Service[], listed: number): Promise<TargetGroup[]> {
+    const every = Math.ceil(listed / (SWEEP_DESCRIBE_CALLS * DESCRIBE_SERVICES_BATCH));
+    if (sweepsSinceListing + 1 >= every) {
+      const all = await listTargetGroups(apis.elbv2);
+      groupsSeen.clear();
+      for (const group of all) if (group.TargetGroupArn) groupsSeen.set(group.TargetGroupArn, group);
+      sweepsSinceListing = 0;
+      return all;
+    }
+    sweepsSinceListing += 1;
+    const wanted = [
+      ...new Set(
+        services
+          .map((service) => service.loadBalancers?.[0]?.targetGroupArn)
+          .filter((arn): arn is string => Boolean(arn)),
+      ),
+    ];
+    for (const group of await describeGroups(wanted.filter((arn) => !groupsSeen.has(arn))))
+      if (group.TargetGroupArn) groupsSeen.set(group.TargetGroupArn, group);
+    return wanted.flatMap((arn) => groupsSeen.get(arn) ?? []);
+  }
+
   /** ECS services this process just made, by service: the tagging API lists them a little later. */
   const recent = new Map<string, Set<string>>();
 
@@ -583,6 +615,7 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         TargetGroupArn: existing.TargetGroupArn,
         ...healthInput(want.health),
       });
+      groupsSeen.delete(existing.TargetGroupArn);
       await apis.elbv2.setTargetGroupAttributes(existing.TargetGroupArn, DRAIN_ATTRIBUTES);
       await apis.elbv2.addTags({ ResourceArns: [existing.TargetGroupArn], Tags: toElbTags(tags) });
       return { arn: existing.TargetGroupArn, made: false };
@@ -772,8 +805,8 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
         (service) => service.status === 'ACTIVE' && inScope(ecsTags(service.tags), scope),
       );
       const unique = [...new Map(services.map((service) => [service.serviceArn, service])).values()];
-      // One listing of target groups (pages of 400) gives every service's health settings.
-      return observedMany(unique, unique.length ? await listTargetGroups(apis.elbv2) : []);
+      // Every service's health settings: a listing of target groups (pages of 400), or what it saw.
+      return observedMany(unique, unique.length ? await groupsForSweep(unique, candidates.length) : []);
     },
 
     async create(desired) {
@@ -876,7 +909,11 @@ export function awsComputeDriver(deps: ComputeDeps): ResourceDriver {
       }
       if (changed.has('health')) {
         const tgArn = current.loadBalancers?.[0]?.targetGroupArn;
-        if (tgArn) await apis.elbv2.modifyTargetGroup({ TargetGroupArn: tgArn, ...healthInput(want.health) });
+        if (tgArn) {
+          await apis.elbv2.modifyTargetGroup({ TargetGroupArn: tgArn, ...healthInput(want.health) });
+          // The next sweep reads it again by ARN, not as the last listing saw it.
+          groupsSeen.delete(tgArn);
+        }
       }
       if (taskDefinition || changed.has('replicas')) {
         await apis.ecs.updateService({
