@@ -45,15 +45,39 @@ function header(error: unknown): string {
   }
 }
 
-/** Makes every stack trace formatted from now on map positions through the files' source maps. */
+/**
+ * Errors that stop work on purpose: an abort (Ctrl-C, a long poll given up) or a timeout. Node
+ * formats their stack when it destroys a socket with one, and reading the CLI bundle's map for
+ * that cost `reconcile` about 100 ms of its stop; such a trace is never a bug's, so it keeps the
+ * bundle's positions.
+ */
+const ON_PURPOSE = new Set(['AbortError', 'TimeoutError']);
+
+function onPurpose(error: unknown): boolean {
+  try {
+    return ON_PURPOSE.has(String((error as { name?: unknown } | null)?.name));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes every stack trace formatted from now on map positions through the files' source maps
+ * (but an abort's or a timeout's, see ON_PURPOSE).
+ */
 export function installSourceMappedStacks(): void {
   // Node maps them already (--enable-source-maps, or NODE_OPTIONS with it).
   if ((process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled) return;
-  Error.prepareStackTrace = (error, frames) =>
-    header(error) +
-    frames
-      .map(
-        (frame) => `\n    at ${String(frame).replace(/(file:\/\/[^\s()]+?\.c?js):(\d+):(\d+)/g, original)}`,
-      )
-      .join('');
+  Error.prepareStackTrace = (error, frames) => {
+    const map = !onPurpose(error);
+    return (
+      header(error) +
+      frames
+        .map((frame) => {
+          const location = String(frame);
+          return `\n    at ${map ? location.replace(/(file:\/\/[^\s()]+?\.c?js):(\d+):(\d+)/g, original) : location}`;
+        })
+        .join('')
+    );
+  };
 }
