@@ -8,7 +8,15 @@
 // rejected cache is written again when the command ends. Writing is best effort: a read-only cache
 // dir only costs the compile it would have saved.
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -38,11 +46,17 @@ function readCache(file, key) {
   }
 }
 
-function writeCache(file, key, data) {
+/** Writes `script`'s code cache, unless the cache dir cannot be written (then not even made). */
+function writeCache(file, key, script) {
   const temporary = `${file}.${process.pid}.tmp`;
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(temporary, Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), data]));
+    accessSync(dirname(file), constants.W_OK);
+  } catch {
+    return;
+  }
+  try {
+    writeFileSync(temporary, Buffer.concat([Buffer.from(`${key}\n`, 'latin1'), script.createCachedData()]));
     renameSync(temporary, file);
   } catch {
     try {
@@ -77,7 +91,7 @@ export function runWithCodeCache(url, stat, args) {
   );
   if (!cachedData || script.cachedDataRejected) {
     // After the command ran, so that the cache holds the functions it compiled on the way.
-    process.once('exit', () => writeCache(file, key, script.createCachedData()));
+    process.once('exit', () => writeCache(file, key, script));
   }
   const module = { exports: {}, filename, id: filename, loaded: false };
   script.runInThisContext()(module.exports, createRequire(filename), module, filename, dirname(filename));
