@@ -584,8 +584,10 @@ async function measure(moto, n) {
       return `found ${found}; observed in ${observedMs} ms, state read in ${readMs.toFixed(0)} ms (at the same time); ${[...outcomes].map(([o, c]) => `${c} ${o}`).join(', ')}; ${events.length} drift events`;
     };
     await run('sweep (cold)', sweep);
-    await run('sweep (warm)', sweep);
-    warm = await run('sweep (warm)', sweep);
+    // Three warm sweeps; the median one counts (a 2-core machine's other work shows in single runs).
+    const warms = [];
+    for (let i = 0; i < 3; i++) warms.push(await run('sweep (warm)', sweep));
+    warm = warms.sort((a, b) => a.ms - b.ms)[1];
     // Every 5 minutes the store reads every service record again in full (to see records
     // changed outside an operation): such a sweep, the provider warm.
     skewMs += 5 * 60_000;
@@ -600,7 +602,7 @@ async function measure(moto, n) {
     `  full-read sweep (every 5 min): ${(full.calls / n).toFixed(3)} AWS calls per service, ${(full.ms / 1000).toFixed(1)} s`,
   );
   print(
-    `  warm sweep: ${perService.toFixed(3)} AWS calls per service (goal <= ${GOAL_CALLS_PER_SERVICE}: ${perService <= GOAL_CALLS_PER_SERVICE ? 'met' : 'NOT met'}), ${(warm.ms / 1000).toFixed(1)} s` +
+    `  warm sweep: ${perService.toFixed(3)} AWS calls per service (goal <= ${GOAL_CALLS_PER_SERVICE}: ${perService <= GOAL_CALLS_PER_SERVICE ? 'met' : 'NOT met'}), ${(warm.ms / 1000).toFixed(1)} s (median of 3)` +
       (n >= 10_000
         ? ` (goal <= ${GOAL_SECONDS_AT_10000} s: ${warm.ms / 1000 <= GOAL_SECONDS_AT_10000 ? 'met' : 'NOT met'})`
         : ''),
