@@ -18,7 +18,6 @@ import { waitUntilHealthy } from '../../src/engine/health-wait.js';
 import { DRAIN_RETRY } from '../../src/engine/steps.js';
 import type { StepContext } from '../../src/engine/steps.js';
 import {
-  awsComputeDriver,
   computeReadiness,
   DEREGISTRATION_DELAY_SECONDS,
   targetsPicture,
@@ -28,9 +27,10 @@ import {
   checkerHealth,
   serviceReferencePrefix,
 } from '../../src/providers/aws/healthcheck.js';
-import { awsSettings, type AwsApis } from '../../src/providers/aws/shared.js';
+import type { AwsApis } from '../../src/providers/aws/shared.js';
 import type { Provider } from '../../src/providers/provider.js';
 import type { EnvironmentConfig } from '../../src/spec/types.js';
+import { computeDriverOver } from '../helpers/recorded-aws.js';
 
 const env = {
   name: 'staging',
@@ -217,14 +217,7 @@ describe("one service's status: the load balancer's view of its targets", () => 
         describeTargetHealth: async () => targets,
       },
     });
-    const driver = awsComputeDriver({
-      apis,
-      settings: awsSettings(env),
-      shared: async () => {
-        throw new Error('not needed');
-      },
-      pool: {} as never,
-    });
+    const driver = computeDriverOver(apis, env);
     const [compute] = await driver.observeAll({ env: 'staging', service: 'web' });
     return compute!.health;
   }
@@ -275,13 +268,9 @@ describe('ALB deregistration delay (recorded DescribeTargetHealth after DeleteSe
       },
       tagging: { getResources: async () => ({ ResourceTagMappingList: [] }) },
     });
-    const driver = awsComputeDriver({
-      apis,
-      settings: awsSettings(env),
-      shared: async () => {
-        throw new Error('not needed');
-      },
-      pool: { serviceRules: async () => null, notePlacement: async () => undefined } as never,
+    const driver = computeDriverOver(apis, env, {
+      serviceRules: async () => null,
+      notePlacement: async () => undefined,
     });
 
     const first = await driver.delete(SERVICE_ARN).catch((error: unknown) => error);

@@ -34,6 +34,27 @@ const open = () =>
 
 describeStateStoreContract('dynamodb (moto)', open);
 
+/** A store that pushes the name of every DynamoDB command it sends onto `calls`. */
+const openCounting = (calls: string[]) => {
+  const connection = motoConnection(moto!, STAGING_ACCOUNT);
+  return DynamoStateStore.open({
+    table: TABLE,
+    connection: {
+      ...connection,
+      customize: (stack, service) => {
+        connection.customize?.(stack, service);
+        stack.add(
+          (next, context) => (args) => {
+            calls.push(String(context.commandName));
+            return next(args);
+          },
+          { step: 'build', name: 'countCalls' },
+        );
+      },
+    },
+  });
+};
+
 describe('DynamoStateStore', () => {
   it('refuses to open a table that does not exist, naming env init', async () => {
     await expect(
@@ -140,23 +161,7 @@ describe('DynamoStateStore bulk read', () => {
 describe('DynamoStateStore bulk read, again', () => {
   it('reads again only the services whose newest operation changed: one read of the operations marker when nothing did', async () => {
     const calls: string[] = [];
-    const connection = motoConnection(moto!, STAGING_ACCOUNT);
-    const store = await DynamoStateStore.open({
-      table: TABLE,
-      connection: {
-        ...connection,
-        customize: (stack, service) => {
-          connection.customize?.(stack, service);
-          stack.add(
-            (next, context) => (args) => {
-              calls.push(String(context.commandName));
-              return next(args);
-            },
-            { step: 'build', name: 'countCalls' },
-          );
-        },
-      },
-    });
+    const store = await openCounting(calls);
     try {
       const env = `env-${Date.now().toString(36)}`;
       let operations = 0;
@@ -264,23 +269,7 @@ describe('DynamoStateStore bulk read, again', () => {
   });
   it("sees another control plane's new operation at once, in the bulk read and the listing of the newest", async () => {
     const calls: string[] = [];
-    const connection = motoConnection(moto!, STAGING_ACCOUNT);
-    const store = await DynamoStateStore.open({
-      table: TABLE,
-      connection: {
-        ...connection,
-        customize: (stack, service) => {
-          connection.customize?.(stack, service);
-          stack.add(
-            (next, context) => (args) => {
-              calls.push(String(context.commandName));
-              return next(args);
-            },
-            { step: 'build', name: 'countCalls' },
-          );
-        },
-      },
-    });
+    const store = await openCounting(calls);
     const other = await open();
     const env = `other-${Date.now().toString(36)}`;
     const start = (writer: DynamoStateStore, service: string, n: number) =>

@@ -7,11 +7,10 @@ import { describe, expect, it } from 'vitest';
 import type { MetadataBearer, MiddlewareStack } from '@smithy/types';
 
 import { ConflictError, TransientError } from '../../src/core/errors.js';
-import { awsComputeDriver } from '../../src/providers/aws/compute.js';
 import type { AwsApis } from '../../src/providers/aws/shared.js';
 import { backoffMs, installThrottle, isThrottle } from '../../src/providers/aws/throttle.js';
-import { awsSettings } from '../../src/providers/aws/shared.js';
 import type { EnvironmentConfig } from '../../src/spec/types.js';
+import { computeDriverOver } from '../helpers/recorded-aws.js';
 
 /** DescribeServices a few seconds after DeleteService, as AWS answers it (moto says INACTIVE at once). */
 const DRAINING = {
@@ -77,14 +76,7 @@ describe('real AWS details, from recorded responses', () => {
       elbv2: new Proxy({}, { get: (_t, name) => async () => made.push(`elbv2:${String(name)}`) }),
       tagging: new Proxy({}, { get: (_t, name) => async () => made.push(`tagging:${String(name)}`) }),
     } as unknown as AwsApis;
-    const driver = awsComputeDriver({
-      apis,
-      settings: awsSettings(env),
-      shared: async () => {
-        throw new Error('not needed');
-      },
-      pool: {} as never,
-    });
+    const driver = computeDriverOver(apis, env);
     const refused = await driver
       .create({
         kind: 'compute',
@@ -172,14 +164,7 @@ describe('a sweep of a large cluster stays within the ECS read budget', () => {
       },
       elbv2: { describeTargetGroups: async () => ({ TargetGroups: [] }) },
     } as unknown as AwsApis;
-    const driver = awsComputeDriver({
-      apis,
-      settings: awsSettings(env),
-      shared: async () => {
-        throw new Error('not needed');
-      },
-      pool: {} as never,
-    });
+    const driver = computeDriverOver(apis, env);
     const first = await driver.observeAll({ env: 'staging' });
     expect(first).toHaveLength(N);
     expect(describeCalls).toBe(N / 10); // never seen: all described
@@ -238,14 +223,7 @@ describe('a sweep of a large cluster stays within the ECS read budget', () => {
         },
       },
     } as unknown as AwsApis;
-    const driver = awsComputeDriver({
-      apis,
-      settings: awsSettings(env),
-      shared: async () => {
-        throw new Error('not needed');
-      },
-      pool: {} as never,
-    });
+    const driver = computeDriverOver(apis, env);
     const pathOf = (found: Awaited<ReturnType<typeof driver.observeAll>>, i: number) =>
       (found.find((r) => r.name === `s${i}-staging-g1`)?.attributes.health as { path: string }).path;
     await driver.observeAll({ env: 'staging' });
